@@ -1,0 +1,16 @@
+"""funcnn: a functional, JAX-style neural-network library in pure Python on NumPy.
+
+>>> import numpy as np, funcnn as fn, funcnn.numpy as fnp
+>>> fn.grad(lambda w: fnp.sum(w ** 2))(np.array([1.0, -2.0]))
+array([ 2., -4.])
+"""
+from funcnn import numpy, tree_util
+from funcnn._src.api import grad, hessian, jacfwd, jacrev, jvp, stop_gradient, value_and_grad, vjp
+from funcnn._src.config import config
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "config", "grad", "hessian", "jacfwd", "jacrev", "jvp", "numpy", "stop_gradient",
+    "tree_util", "value_and_grad", "vjp",
+]

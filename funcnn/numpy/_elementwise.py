@@ -1,0 +1,222 @@
+"""Elementwise primitives: arithmetic, transcendental functions, ``where``, ``clip``, casts.
+
+An elementwise op has a diagonal Jacobian, so one rule per argument serves both
+modes: ``partial(g, ans, *args)`` multiplies ``g`` by the partial derivative of
+the output with respect to that argument. Reverse mode applies it to a cotangent,
+forward mode to a tangent; the engine then sums or broadcasts the result to the
+right shape (broadcasting is undone in ``reverse.coerce`` and ``forward.match_output``).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from funcnn._src.core import Primitive, defjvp, defvjp, dtype_of
+
+Partial = Callable[..., Any]
+
+
+def defelementwise(prim: Primitive, *partials: Partial | None) -> None:
+    """Give ``prim`` VJP and JVP rules from one ``partial(g, ans, *args)`` per argument."""
+    defvjp(prim, *(None if p is None else _staged(p) for p in partials))
+    defjvp(prim, *(None if p is None else _tangent_rule(p) for p in partials))
+
+
+def _staged(partial: Partial) -> Callable[..., Callable[[Any], Any]]:
+    return lambda ans, *args, **params: lambda g: partial(g, ans, *args, **params)
+
+
+def _tangent_rule(partial: Partial) -> Callable[..., Any]:
+    return lambda t, ans, *args, **params: partial(t, ans, *args, **params)
+
+
+def _public(prim: Primitive, doc: str) -> Callable[..., Any]:
+    """The public function of a primitive, named and documented like NumPy's."""
+    bind = prim.bind
+
+    def op(*args: Any) -> Any:
+        return bind(*args)
+
+    op.__name__ = op.__qualname__ = prim.name
+    op.__doc__ = doc
+    op.__module__ = "funcnn.numpy"
+    return op
+
+
+def unary(name: str, impl: Callable, partial: Partial | None, doc: str) -> Callable[..., Any]:
+    """Define a one-argument elementwise primitive and return its public function."""
+    prim = Primitive(name, impl)
+    if partial is not None:
+        defelementwise(prim, partial)
+    return _public(prim, doc)
+
+
+def binary(name: str, impl: Callable, partials: tuple, doc: str) -> Callable[..., Any]:
+    """Define a two-argument broadcasting primitive and return its public function."""
+    prim = Primitive(name, impl, broadcasts=True)
+    if partials is not None:
+        defelementwise(prim, *partials)
+    return _public(prim, doc)
+
+
+# --- arithmetic -------------------------------------------------------------------------
+
+add = binary("add", np.add, (lambda g, ans, x, y: g, lambda g, ans, x, y: g),
+             "Elementwise ``x1 + x2`` with broadcasting.")
+subtract = binary("subtract", np.subtract, (lambda g, ans, x, y: g, lambda g, ans, x, y: negative(g)),
+                  "Elementwise ``x1 - x2`` with broadcasting.")
+multiply = binary("multiply", np.multiply,
+                  (lambda g, ans, x, y: multiply(g, y), lambda g, ans, x, y: multiply(x, g)),
+                  "Elementwise ``x1 * x2`` with broadcasting.")
+divide = binary("divide", np.divide,
+                (lambda g, ans, x, y: divide(g, y),
+                 lambda g, ans, x, y: negative(multiply(g, divide(ans, y)))),
+                "Elementwise ``x1 / x2`` with broadcasting.")
+true_divide = divide
+
+
+def _power_base(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    return multiply(g, multiply(y, power(x, subtract(y, 1))))
+
+
+def _power_exponent(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    positive = np.asarray(_concrete(x) > 0)
+    log_x = where(positive, log(where(positive, x, 1)), 0)  # d/dy is defined for x > 0 only
+    return multiply(g, multiply(ans, log_x))
+
+
+power = binary("power", np.power, (_power_base, _power_exponent),
+               "Elementwise ``x1 ** x2``. The derivative in ``x2`` is taken as 0 where ``x1 <= 0``.")
+
+
+def _tie_mask(ans: Any, x: Any, y: Any, wins: Callable) -> np.ndarray:
+    """1 where ``x`` wins, 1/2 where ``x`` and ``y`` tie, 0 elsewhere, in ``ans``'s dtype."""
+    cx, cy = _concrete(x), _concrete(y)
+    mask = np.where(wins(cx, cy), 1.0, np.where(cx == cy, 0.5, 0.0))
+    return mask.astype(dtype_of(ans), copy=False)
+
+
+maximum = binary(
+    "maximum", np.maximum,
+    (lambda g, ans, x, y: multiply(g, _tie_mask(ans, x, y, np.greater)),
+     lambda g, ans, x, y: multiply(g, _tie_mask(ans, y, x, np.greater))),
+    "Elementwise maximum. At a tie each argument gets half the gradient (as in JAX and PyTorch).")
+minimum = binary(
+    "minimum", np.minimum,
+    (lambda g, ans, x, y: multiply(g, _tie_mask(ans, x, y, np.less)),
+     lambda g, ans, x, y: multiply(g, _tie_mask(ans, y, x, np.less))),
+    "Elementwise minimum. At a tie each argument gets half the gradient (as in JAX and PyTorch).")
+
+negative = unary("negative", np.negative, lambda g, ans, x: negative(g), "Elementwise ``-x``.")
+square = unary("square", np.square, lambda g, ans, x: multiply(g, multiply(2, x)), "Elementwise ``x**2``.")
+sqrt = unary("sqrt", np.sqrt, lambda g, ans, x: divide(g, multiply(2, ans)), "Elementwise square root.")
+reciprocal = unary("reciprocal", np.reciprocal,
+                   lambda g, ans, x: negative(multiply(g, square(ans))), "Elementwise ``1 / x``.")
+abs = unary("abs", np.abs, lambda g, ans, x: multiply(g, sign(x)),  # noqa: A001
+            "Elementwise absolute value; its derivative at 0 is taken as 0 (as in JAX and PyTorch).")
+absolute = abs
+
+# --- transcendental ----------------------------------------------------------------------
+
+exp = unary("exp", np.exp, lambda g, ans, x: multiply(g, ans), "Elementwise ``e**x``.")
+expm1 = unary("expm1", np.expm1, lambda g, ans, x: multiply(g, add(ans, 1)),
+              "Elementwise ``e**x - 1``, accurate for small ``x``.")
+log = unary("log", np.log, lambda g, ans, x: divide(g, x), "Elementwise natural logarithm.")
+log1p = unary("log1p", np.log1p, lambda g, ans, x: divide(g, add(x, 1)),
+              "Elementwise ``log(1 + x)``, accurate for small ``x``.")
+sin = unary("sin", np.sin, lambda g, ans, x: multiply(g, cos(x)), "Elementwise sine.")
+cos = unary("cos", np.cos, lambda g, ans, x: negative(multiply(g, sin(x))), "Elementwise cosine.")
+tan = unary("tan", np.tan, lambda g, ans, x: multiply(g, add(square(ans), 1)), "Elementwise tangent.")
+tanh = unary("tanh", np.tanh, lambda g, ans, x: multiply(g, subtract(1, square(ans))),
+             "Elementwise hyperbolic tangent.")
+sinh = unary("sinh", np.sinh, lambda g, ans, x: multiply(g, cosh(x)), "Elementwise hyperbolic sine.")
+cosh = unary("cosh", np.cosh, lambda g, ans, x: multiply(g, sinh(x)), "Elementwise hyperbolic cosine.")
+arctan = unary("arctan", np.arctan, lambda g, ans, x: divide(g, add(square(x), 1)),
+               "Elementwise inverse tangent.")
+
+
+def _logistic(x: Any) -> Any:
+    return 0.5 * np.tanh(0.5 * x) + 0.5  # tanh saturates cleanly at both tails: no overflow
+
+
+logistic = unary("logistic", _logistic,
+                 lambda g, ans, x: multiply(g, multiply(ans, subtract(1, ans))),
+                 "The logistic sigmoid ``1 / (1 + e**-x)``, stable at both tails.")
+
+# --- non-differentiable: their results carry no derivative ---------------------------------
+
+sign = unary("sign", np.sign, None, "Elementwise sign (-1, 0 or 1); not differentiable (zero gradient).")
+floor = unary("floor", np.floor, None, "Elementwise floor; zero gradient.")
+ceil = unary("ceil", np.ceil, None, "Elementwise ceiling; zero gradient.")
+rint = unary("rint", np.rint, None, "Round to the nearest integer; zero gradient.")
+trunc = unary("trunc", np.trunc, None, "Round towards zero; zero gradient.")
+stop_gradient = unary("stop_gradient", lambda x: x, None,
+                      "The identity, but no derivative flows through it (in any mode, at any order).")
+
+
+def round(x: Any, decimals: int = 0) -> Any:  # noqa: A001
+    """Round to ``decimals`` decimals (NumPy's ``round``); zero gradient."""
+    return _round_p.bind(x, decimals=decimals)
+
+
+_round_p = Primitive("round", np.round)
+around = round
+
+# --- three-argument ------------------------------------------------------------------------
+
+_where_p = Primitive("where", np.where, broadcasts=True)
+defelementwise(_where_p, None,
+               lambda g, ans, c, x, y: where(c, g, 0), lambda g, ans, c, x, y: where(c, 0, g))
+
+
+def where(condition: Any, x: Any = None, y: Any = None) -> Any:
+    """Choose ``x`` where ``condition`` holds, else ``y``; the gradient flows to the chosen one.
+
+    ``condition`` carries no derivative. With one argument, returns ``nonzero(condition)``.
+    """
+    if x is None and y is None:
+        return np.nonzero(_concrete(condition))
+    return _where_p.bind(_concrete(condition), x, y)
+
+
+_clip_p = Primitive("clip", np.clip, broadcasts=True)
+defelementwise(
+    _clip_p,
+    lambda g, ans, x, lo, hi: multiply(g, (_concrete(x) >= _concrete(lo)) & (_concrete(x) <= _concrete(hi))),
+    lambda g, ans, x, lo, hi: multiply(g, _concrete(x) < _concrete(lo)),
+    lambda g, ans, x, lo, hi: multiply(g, _concrete(x) > _concrete(hi)),
+)
+
+
+def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
+    """Limit ``a`` to ``[a_min, a_max]``; the gradient flows to ``a`` inside the range (bounds
+    included, as in PyTorch) and to the bound that is active outside it."""
+    if a_min is None and a_max is None:
+        raise ValueError("clip: give at least one of a_min and a_max")
+    lo = -np.inf if a_min is None else a_min
+    hi = np.inf if a_max is None else a_max
+    return _clip_p.bind(a, lo, hi)
+
+
+# --- casts ---------------------------------------------------------------------------------
+
+_astype_p = Primitive("astype", lambda x, dtype: np.asarray(x).astype(dtype))
+defvjp(_astype_p, lambda ans, x, dtype: lambda g: astype(g, dtype_of(x)))
+defjvp(_astype_p, lambda t, ans, x, dtype: astype(t, dtype))
+
+
+def astype(x: Any, dtype: Any) -> Any:
+    """``x`` cast to ``dtype``. A cast to an integer or boolean type carries no derivative."""
+    dtype = np.dtype(dtype)
+    if dtype_of(x) == dtype:
+        return x
+    if not np.issubdtype(dtype, np.inexact):
+        return np.asarray(_concrete(x)).astype(dtype)
+    return _astype_p.bind(x, dtype=dtype)
+
+
+def _concrete(x: Any) -> Any:
+    from funcnn._src.core import concrete
+
+    return concrete(x)

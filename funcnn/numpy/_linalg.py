@@ -1,0 +1,175 @@
+"""Linear algebra: ``matmul`` and ``einsum`` primitives; ``dot``, ``tensordot``, ``outer``,
+``inner`` and ``vdot`` composed from them. Both primitives are bilinear: the JVP applies
+the op with one argument replaced by its tangent, and each VJP is another product."""
+from __future__ import annotations
+
+import string
+from typing import Any, Sequence
+
+import numpy as np
+
+from funcnn._src.core import Primitive, defjvp, defjvp_joint, defvjp, defvjp_argnum, ndim_of, shape_of
+from funcnn.numpy._elementwise import multiply
+from funcnn.numpy._reductions import sum as _sum
+from funcnn.numpy._shape import broadcast_to, expand_dims, ravel, reshape, swapaxes, transpose
+from funcnn.numpy._indexing import getitem
+
+# --- matmul ------------------------------------------------------------------------------
+
+
+def _matmul_ct_a(g: Any, a: Any, b: Any) -> Any:
+    if ndim_of(b) == 1:  # (..., k) @ (k,) -> (...)
+        return multiply(expand_dims(g, -1), b)
+    if ndim_of(a) == 1:  # (k,) @ (..., k, m) -> (..., m)
+        return getitem(matmul(b, expand_dims(g, -1)), (Ellipsis, 0))
+    return matmul(g, swapaxes(b, -1, -2))
+
+
+def _matmul_ct_b(g: Any, a: Any, b: Any) -> Any:
+    if ndim_of(a) == 1 and ndim_of(b) == 1:
+        return multiply(g, a)
+    if ndim_of(a) == 1:
+        return multiply(expand_dims(a, -1), expand_dims(g, -2))
+    if ndim_of(b) == 1:
+        return getitem(matmul(swapaxes(a, -1, -2), expand_dims(g, -1)), (Ellipsis, 0))
+    return matmul(swapaxes(a, -1, -2), g)
+
+
+_matmul_p = Primitive("matmul", np.matmul)
+defvjp(_matmul_p, lambda ans, a, b: lambda g: _matmul_ct_a(g, a, b),
+       lambda ans, a, b: lambda g: _matmul_ct_b(g, a, b))
+defjvp(_matmul_p, lambda t, ans, a, b: _matmul_p.bind(t, b), lambda t, ans, a, b: _matmul_p.bind(a, t))
+
+
+def matmul(x1: Any, x2: Any) -> Any:
+    """Matrix product with NumPy's ``matmul`` rules (1-d promotion, batch broadcasting)."""
+    if ndim_of(x1) == 0 or ndim_of(x2) == 0:
+        raise ValueError(f"matmul: scalar operands are not allowed (shapes {shape_of(x1)} and "
+                         f"{shape_of(x2)}); use multiply")
+    return _matmul_p.bind(x1, x2)
+
+
+def dot(a: Any, b: Any) -> Any:
+    """NumPy's ``dot``: products for scalars, ``matmul`` up to 2-d, a sum over the last axis
+    of ``a`` and the second-to-last of ``b`` beyond."""
+    if ndim_of(a) == 0 or ndim_of(b) == 0:
+        return multiply(a, b)
+    if ndim_of(b) <= 2:
+        return matmul(a, b)
+    return tensordot(a, b, axes=([-1], [-2]))
+
+
+def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
+    """Sum products over the given axes of ``a`` and ``b`` (NumPy's ``tensordot``)."""
+    sa, sb = shape_of(a), shape_of(b)
+    if ndim_of(axes) == 0:
+        n = int(axes)
+        axes_a, axes_b = list(range(len(sa) - n, len(sa))), list(range(n))
+    else:
+        axes_a, axes_b = ([int(i) for i in np.atleast_1d(ax)] for ax in axes)
+    axes_a = [i % len(sa) for i in axes_a]
+    axes_b = [i % len(sb) for i in axes_b]
+    if len(axes_a) != len(axes_b) or any(sa[i] != sb[j] for i, j in zip(axes_a, axes_b)):
+        raise ValueError(f"tensordot: shape mismatch for sum: shapes {sa} and {sb} with axes {axes!r}")
+    free_a = [i for i in range(len(sa)) if i not in axes_a]
+    free_b = [i for i in range(len(sb)) if i not in axes_b]
+    k = int(np.prod([sa[i] for i in axes_a]))
+    a2 = reshape(transpose(a, free_a + axes_a), (-1, k))
+    b2 = reshape(transpose(b, axes_b + free_b), (k, -1))
+    return reshape(matmul(a2, b2), tuple(sa[i] for i in free_a) + tuple(sb[i] for i in free_b))
+
+
+def outer(a: Any, b: Any) -> Any:
+    """Outer product of two vectors (inputs are flattened)."""
+    return multiply(expand_dims(ravel(a), 1), expand_dims(ravel(b), 0))
+
+
+def inner(a: Any, b: Any) -> Any:
+    """Sum of products over the last axes of ``a`` and ``b``."""
+    if ndim_of(a) == 0 or ndim_of(b) == 0:
+        return multiply(a, b)
+    return tensordot(a, b, axes=([-1], [-1]))
+
+
+def vdot(a: Any, b: Any) -> Any:
+    """Dot product of the flattened inputs."""
+    return _sum(multiply(ravel(a), ravel(b)))
+
+
+# --- einsum ------------------------------------------------------------------------------
+
+
+def parse_einsum(subscripts: str, shapes: Sequence[tuple]) -> tuple[list[str], str]:
+    """Input and output subscripts with ``...`` spelled out as letters and the output explicit."""
+    spec = subscripts.replace(" ", "")
+    inputs, arrow, output = spec.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: {subscripts!r} names {len(terms)} operands but {len(shapes)} were given")
+    unused = [c for c in string.ascii_letters if c not in spec]
+    n_ell = max((len(s) - len(t.replace("...", "")) for t, s in zip(terms, shapes) if "..." in t), default=0)
+    ell = "".join(unused[:n_ell])
+    expanded = []
+    for term, shape in zip(terms, shapes):
+        if "..." in term:
+            term = term.replace("...", ell[n_ell - (len(shape) - len(term.replace("...", ""))):])
+        if len(term) != len(shape):
+            raise ValueError(f"einsum: subscripts {term!r} do not fit an operand of shape {shape}")
+        expanded.append(term)
+    if arrow:
+        output = output.replace("...", ell)
+    else:
+        letters = "".join(expanded)
+        output = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ell))
+    return expanded, output
+
+
+def _einsum_vjp(i: int, ans: Any, *operands: Any, inputs: tuple, output: str) -> Any:
+    term = inputs[i]
+    if len(set(term)) != len(term):
+        raise NotImplementedError(f"einsum: no derivative for operand {i} with a repeated index ({term!r})")
+    others = [inputs[j] for j in range(len(inputs)) if j != i]
+    present = set(output).union(*others)
+    kept = "".join(c for c in term if c in present)
+    shape = shape_of(operands[i])
+
+    def vjp(g: Any) -> Any:
+        other_ops = [operands[j] for j in range(len(operands)) if j != i]
+        ct = _einsum_p.bind(g, *other_ops, inputs=(output, *others), output=kept)
+        if kept != term:  # indices summed within this operand alone: the gradient is constant along them
+            ct = broadcast_to(reshape(ct, tuple(d if c in kept else 1 for c, d in zip(term, shape))), shape)
+        return ct
+
+    return vjp
+
+
+def _einsum_jvp(tangents: list, ans: Any, *operands: Any, inputs: tuple, output: str) -> Any:
+    from funcnn.numpy._elementwise import add
+
+    out = None
+    for i, t in enumerate(tangents):
+        if t is not None:
+            ops = list(operands)
+            ops[i] = t
+            term = _einsum_p.bind(*ops, inputs=inputs, output=output)
+            out = term if out is None else add(out, term)
+    return out
+
+
+def _einsum_impl(*operands: Any, inputs: tuple, output: str) -> Any:
+    return np.einsum(",".join(inputs) + "->" + output, *operands, optimize=len(operands) > 1)
+
+
+_einsum_p = Primitive("einsum", _einsum_impl)
+defvjp_argnum(_einsum_p, _einsum_vjp)
+
+defjvp_joint(_einsum_p, _einsum_jvp)
+
+
+def einsum(subscripts: str, *operands: Any) -> Any:
+    """Einstein summation (NumPy's ``einsum``, explicit or implicit output, ``...`` allowed).
+
+    Derivatives exist for operands whose subscripts repeat no index.
+    """
+    inputs, output = parse_einsum(subscripts, [shape_of(op) for op in operands])
+    return _einsum_p.bind(*operands, inputs=tuple(inputs), output=output)

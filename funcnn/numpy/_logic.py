@@ -1,0 +1,67 @@
+"""Comparisons, logic, tests and sorting. Their results carry no derivative: they are
+primitives without rules, so every transform passes them through as constants."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from funcnn._src.core import Primitive, concrete
+from funcnn.numpy._elementwise import _public
+
+_DOC = "Elementwise ``{}`` with broadcasting; a boolean array, no derivative."
+
+
+def _nondiff(name: str, impl: Any, doc: str) -> Any:
+    return _public(Primitive(name, impl), doc)
+
+
+equal = _nondiff("equal", np.equal, _DOC.format("x1 == x2"))
+not_equal = _nondiff("not_equal", np.not_equal, _DOC.format("x1 != x2"))
+less = _nondiff("less", np.less, _DOC.format("x1 < x2"))
+less_equal = _nondiff("less_equal", np.less_equal, _DOC.format("x1 <= x2"))
+greater = _nondiff("greater", np.greater, _DOC.format("x1 > x2"))
+greater_equal = _nondiff("greater_equal", np.greater_equal, _DOC.format("x1 >= x2"))
+logical_and = _nondiff("logical_and", np.logical_and, _DOC.format("x1 and x2"))
+logical_or = _nondiff("logical_or", np.logical_or, _DOC.format("x1 or x2"))
+logical_xor = _nondiff("logical_xor", np.logical_xor, _DOC.format("x1 xor x2"))
+logical_not = _nondiff("logical_not", np.logical_not, _DOC.format("not x"))
+isfinite = _nondiff("isfinite", np.isfinite, "True where ``x`` is neither NaN nor infinite.")
+isnan = _nondiff("isnan", np.isnan, "True where ``x`` is NaN.")
+isinf = _nondiff("isinf", np.isinf, "True where ``x`` is infinite.")
+
+_all_p = Primitive("all", lambda a, axis, keepdims: np.all(a, axis=axis, keepdims=keepdims))
+_any_p = Primitive("any", lambda a, axis, keepdims: np.any(a, axis=axis, keepdims=keepdims))
+_argsort_p = Primitive("argsort", lambda a, axis: np.argsort(a, axis=axis, kind="stable"))
+
+
+def all(a: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Whether all elements along ``axis`` are true."""
+    return _all_p.bind(a, axis=axis, keepdims=keepdims)
+
+
+def any(a: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Whether any element along ``axis`` is true."""
+    return _any_p.bind(a, axis=axis, keepdims=keepdims)
+
+
+def argsort(a: Any, axis: int = -1) -> Any:
+    """Indices that sort ``a`` along ``axis`` (stable); no derivative."""
+    return _argsort_p.bind(a, axis=axis)
+
+
+def sort(a: Any, axis: int = -1) -> Any:
+    """``a`` sorted along ``axis``; the gradient follows each element to its sorted place."""
+    from funcnn.numpy._indexing import take_along_axis
+
+    return take_along_axis(a, argsort(a, axis), axis)
+
+
+def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """Whether ``a`` and ``b`` are equal within tolerance (a Python bool)."""
+    return bool(np.allclose(concrete(a), concrete(b), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def array_equal(a1: Any, a2: Any) -> bool:
+    """Whether ``a1`` and ``a2`` have the same shape and elements (a Python bool)."""
+    return bool(np.array_equal(concrete(a1), concrete(a2)))

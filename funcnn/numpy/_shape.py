@@ -1,0 +1,269 @@
+"""Shape primitives (``reshape``, ``transpose``, ``broadcast_to``, ``concatenate``, ``pad``) and
+the shape functions composed from them. All are linear, so each JVP applies the op itself
+to the tangent, and each VJP is the op's transpose."""
+from __future__ import annotations
+
+import builtins
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from funcnn._src.core import Primitive, defjvp, defjvp_joint, defvjp, defvjp_argnum, ndim_of, shape_of
+from funcnn.numpy._indexing import getitem, take
+
+# --- reshape -----------------------------------------------------------------------------
+
+_reshape_p = Primitive("reshape", lambda x, shape: np.reshape(x, shape))
+defvjp(_reshape_p, lambda ans, x, shape: lambda g: _reshape_p.bind(g, shape=shape_of(x)))
+defjvp(_reshape_p, lambda t, ans, x, shape: _reshape_p.bind(t, shape=shape))
+
+
+def _resolve_shape(old: tuple, new: Any) -> tuple[int, ...]:
+    """``new`` with its one ``-1`` filled in, checked against the size of ``old``."""
+    shape = [int(d) for d in ((new,) if ndim_of(new) == 0 else new)]
+    size = math.prod(old)
+    unknown = [i for i, d in enumerate(shape) if d == -1]
+    known = math.prod(d for d in shape if d != -1)
+    bad = len(unknown) > 1 or builtins.any(d < -1 for d in shape)
+    if unknown and not bad and known and size % known == 0:
+        shape[unknown[0]] = size // known
+    if bad or math.prod(shape) != size:
+        raise ValueError(f"reshape: cannot reshape an array of shape {old} into shape {tuple(new)}")
+    return tuple(shape)
+
+
+def reshape(a: Any, shape: Any) -> Any:
+    """``a`` with a new shape (one entry may be -1), in C order."""
+    new = _resolve_shape(shape_of(a), shape)
+    return a if new == shape_of(a) else _reshape_p.bind(a, shape=new)
+
+
+def ravel(a: Any) -> Any:
+    """``a`` flattened to one dimension, in C order."""
+    return reshape(a, -1)
+
+
+def expand_dims(a: Any, axis: Any) -> Any:
+    """Insert size-1 axes at the positions ``axis`` of the result."""
+    axes = (axis,) if ndim_of(axis) == 0 else tuple(axis)
+    ndim = ndim_of(a) + len(axes)
+    positions = {_check_axis(ax, ndim, "expand_dims") for ax in axes}
+    dims = iter(shape_of(a))
+    return reshape(a, tuple(1 if i in positions else next(dims) for i in range(ndim)))
+
+
+def squeeze(a: Any, axis: Any = None) -> Any:
+    """Remove size-1 axes (all of them, or those in ``axis``, which must have size 1)."""
+    shape = shape_of(a)
+    if axis is None:
+        return reshape(a, tuple(d for d in shape if d != 1))
+    axes = {_check_axis(ax, len(shape), "squeeze") for ax in ((axis,) if ndim_of(axis) == 0 else axis)}
+    for ax in axes:
+        if shape[ax] != 1:
+            raise ValueError(f"squeeze: axis {ax} of shape {shape} has size {shape[ax]}, not 1")
+    return reshape(a, tuple(d for i, d in enumerate(shape) if i not in axes))
+
+
+def _check_axis(axis: int, ndim: int, name: str) -> int:
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name}: axis {axis} is out of bounds for an array of dimension {ndim}")
+    return axis % ndim
+
+
+# --- transpose ---------------------------------------------------------------------------
+
+_transpose_p = Primitive("transpose", lambda x, axes: np.transpose(x, axes))
+defvjp(_transpose_p, lambda ans, x, axes: lambda g: _transpose_p.bind(g, axes=tuple(np.argsort(axes))))
+defjvp(_transpose_p, lambda t, ans, x, axes: _transpose_p.bind(t, axes=axes))
+
+
+def transpose(a: Any, axes: Sequence[int] | None = None) -> Any:
+    """Permute the axes of ``a`` (reverse them when ``axes`` is None)."""
+    ndim = ndim_of(a)
+    perm = tuple(range(ndim))[::-1] if axes is None else tuple(_check_axis(int(x), ndim, "transpose") for x in axes)
+    if sorted(perm) != list(range(ndim)):
+        raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of the {ndim} axes")  # type: ignore[arg-type]
+    return a if perm == tuple(range(ndim)) else _transpose_p.bind(a, axes=perm)
+
+
+def moveaxis(a: Any, source: Any, destination: Any) -> Any:
+    """Move axes of ``a`` from ``source`` to ``destination`` positions (NumPy's ``moveaxis``)."""
+    ndim = ndim_of(a)
+    src = [_check_axis(s, ndim, "moveaxis") for s in np.atleast_1d(source)]
+    dst = [_check_axis(d, ndim, "moveaxis") for d in np.atleast_1d(destination)]
+    if len(src) != len(dst):
+        raise ValueError("moveaxis: source and destination must have the same number of elements")
+    order = [i for i in range(ndim) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(a, order)
+
+
+def swapaxes(a: Any, axis1: int, axis2: int) -> Any:
+    """Interchange two axes of ``a``."""
+    ndim = ndim_of(a)
+    order = list(range(ndim))
+    i, j = _check_axis(axis1, ndim, "swapaxes"), _check_axis(axis2, ndim, "swapaxes")
+    order[i], order[j] = order[j], order[i]
+    return transpose(a, order)
+
+
+# --- broadcast_to ------------------------------------------------------------------------
+
+
+def _unbroadcast(ans: Any, x: Any, shape: tuple) -> Any:
+    from funcnn.numpy._reductions import sum_to_shape
+
+    return lambda g: sum_to_shape(g, shape_of(x))
+
+
+_broadcast_to_p = Primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape))
+defvjp(_broadcast_to_p, _unbroadcast)
+defjvp(_broadcast_to_p, lambda t, ans, x, shape: _broadcast_to_p.bind(t, shape=shape))
+
+
+def broadcast_to(array: Any, shape: Any) -> Any:
+    """``array`` broadcast to ``shape`` (a read-only view when no transform is active)."""
+    shape = tuple(int(d) for d in ((shape,) if ndim_of(shape) == 0 else shape))
+    return array if shape_of(array) == shape else _broadcast_to_p.bind(array, shape=shape)
+
+
+# --- concatenate -------------------------------------------------------------------------
+
+
+def _concatenate_vjp(i: int, ans: Any, *arrays: Any, axis: int) -> Any:
+    start = builtins.sum(shape_of(a)[axis] for a in arrays[:i])
+    index = (slice(None),) * axis + (slice(start, start + shape_of(arrays[i])[axis]),)
+    return lambda g: getitem(g, index)
+
+
+def _concatenate_jvp(tangents: list, ans: Any, *arrays: Any, axis: int) -> Any:
+    filled = [np.zeros(shape_of(a), ans.dtype) if t is None else t for t, a in zip(tangents, arrays)]
+    return _concatenate_p.bind(*filled, axis=axis)
+
+
+_concatenate_p = Primitive("concatenate", lambda *arrays, axis: np.concatenate(arrays, axis=axis))
+defvjp_argnum(_concatenate_p, _concatenate_vjp)
+defjvp_joint(_concatenate_p, _concatenate_jvp)
+
+
+def concatenate(arrays: Sequence[Any], axis: int | None = 0) -> Any:
+    """Join a sequence of arrays along an existing axis (``axis=None`` flattens them first)."""
+    arrays = list(arrays)
+    if not arrays:
+        raise ValueError("concatenate: need at least one array")
+    if axis is None:
+        arrays, axis = [ravel(a) for a in arrays], 0
+    ndim = ndim_of(arrays[0])
+    if ndim == 0:
+        raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
+    axis = _check_axis(axis, ndim, "concatenate")
+    return _concatenate_p.bind(*arrays, axis=axis)
+
+
+def stack(arrays: Sequence[Any], axis: int = 0) -> Any:
+    """Join arrays of one shape along a new axis."""
+    arrays = list(arrays)
+    if not arrays:
+        raise ValueError("stack: need at least one array")
+    shape = shape_of(arrays[0])
+    for i, a in enumerate(arrays):
+        if shape_of(a) != shape:
+            raise ValueError(f"stack: all arrays must have the same shape; got {shape} at position 0 "
+                             f"and {shape_of(a)} at position {i}")
+    axis = _check_axis(axis, len(shape) + 1, "stack")
+    return concatenate([expand_dims(a, axis) for a in arrays], axis=axis)
+
+
+def hstack(tup: Sequence[Any]) -> Any:
+    """Concatenate along the second axis (the first for 1-d arrays)."""
+    return concatenate(tup, axis=0 if ndim_of(tup[0]) == 1 else 1)
+
+
+def vstack(tup: Sequence[Any]) -> Any:
+    """Concatenate along the first axis, treating 1-d arrays as rows."""
+    return concatenate([reshape(a, (1, -1)) if ndim_of(a) < 2 else a for a in tup], axis=0)
+
+
+def split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
+    """Split into equal sections (an int) or at the given indices along ``axis``."""
+    axis = _check_axis(axis, ndim_of(ary), "split")
+    n = shape_of(ary)[axis]
+    if ndim_of(indices_or_sections) == 0:
+        sections = int(indices_or_sections)
+        if sections <= 0 or n % sections:
+            raise ValueError(f"split: an axis of length {n} cannot be split into {sections} equal sections")
+        bounds = list(range(0, n + 1, n // sections)) if n else [0] * (sections + 1)
+    else:
+        bounds = [0] + [int(i) for i in indices_or_sections] + [n]
+    head = (slice(None),) * axis
+    return [getitem(ary, head + (slice(lo, hi),)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+# --- pad ---------------------------------------------------------------------------------
+
+
+def _pad_vjp(ans: Any, x: Any, pad_width: tuple, constant_values: Any) -> Any:
+    index = tuple(slice(lo, lo + d) for (lo, _), d in zip(pad_width, shape_of(x)))
+    return lambda g: getitem(g, index)
+
+
+_pad_p = Primitive("pad", lambda x, pad_width, constant_values: np.pad(
+    x, pad_width, mode="constant", constant_values=constant_values))
+defvjp(_pad_p, _pad_vjp)
+defjvp(_pad_p, lambda t, ans, x, pad_width, constant_values: _pad_p.bind(
+    t, pad_width=pad_width, constant_values=0))
+
+
+def pad(array: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0) -> Any:
+    """Pad ``array`` (NumPy's ``pad``) in mode ``constant``, ``edge``, ``reflect``, ``symmetric``
+    or ``wrap``. ``pad_width`` is ``((before, after), ...)`` per axis, or broadcasts to it."""
+    ndim = ndim_of(array)
+    try:
+        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (ndim, 2))
+    except ValueError:
+        raise ValueError(f"pad: pad_width {pad_width!r} does not fit an array of dimension {ndim}") from None
+    if (widths < 0).any():
+        raise ValueError(f"pad: pad_width must be non-negative; got {pad_width!r}")
+    widths_t = tuple((int(lo), int(hi)) for lo, hi in widths)
+    if mode == "constant":
+        return _pad_p.bind(array, pad_width=widths_t, constant_values=constant_values)
+    if mode not in ("edge", "reflect", "symmetric", "wrap"):
+        raise ValueError(f"pad: unsupported mode {mode!r}")
+    for axis, (lo, hi) in enumerate(widths_t):
+        if lo or hi:  # these modes only re-read existing elements: a gather along each axis
+            source = np.pad(np.arange(shape_of(array)[axis]), (lo, hi), mode=mode)  # type: ignore[call-overload]
+            array = take(array, source, axis=axis)
+    return array
+
+
+# --- composites --------------------------------------------------------------------------
+
+
+def flip(m: Any, axis: Any = None) -> Any:
+    """Reverse the order of elements along ``axis`` (all axes when None)."""
+    ndim = ndim_of(m)
+    axes = range(ndim) if axis is None else [_check_axis(a, ndim, "flip") for a in np.atleast_1d(axis)]
+    return getitem(m, tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(ndim)))
+
+
+def tile(A: Any, reps: Any) -> Any:
+    """Repeat the whole of ``A`` ``reps`` times along each axis (NumPy's ``tile``)."""
+    reps = (int(reps),) if ndim_of(reps) == 0 else tuple(int(r) for r in reps)
+    ndim = builtins.max(ndim_of(A), len(reps))
+    shape = (1,) * (ndim - ndim_of(A)) + shape_of(A)
+    reps = (1,) * (ndim - len(reps)) + reps
+    interleaved = reshape(A, tuple(x for d in shape for x in (1, d)))
+    tiled = broadcast_to(interleaved, tuple(x for r, d in zip(reps, shape) for x in (r, d)))
+    return reshape(tiled, tuple(r * d for r, d in zip(reps, shape)))
+
+
+def repeat(a: Any, repeats: Any, axis: int | None = None) -> Any:
+    """Repeat each element ``repeats`` times along ``axis`` (flattening first when None)."""
+    if axis is None:
+        a, axis = ravel(a), 0
+    axis = _check_axis(axis, ndim_of(a), "repeat")
+    n = shape_of(a)[axis]
+    source = np.repeat(np.arange(n), repeats)
+    return take(a, source, axis=axis)

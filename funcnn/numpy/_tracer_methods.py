@@ -1,0 +1,62 @@
+"""Operators and ``ndarray``-like methods of traced values, so user code reads like NumPy.
+
+NumPy functions called on a tracer (``np.exp(t)``, ``np.sum(t)``) are routed to the
+``funcnn.numpy`` function of the same name through ``__array_ufunc__`` and
+``__array_function__``; one that ``funcnn.numpy`` lacks raises a ``TypeError`` naming it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import funcnn.numpy as fnp
+from funcnn._src.core import Tracer
+
+
+def _swap(fn: Any) -> Any:
+    return lambda self, other: fn(other, self)
+
+
+def _methods() -> dict[str, Any]:
+    return {
+        "__add__": fnp.add, "__radd__": _swap(fnp.add),
+        "__sub__": fnp.subtract, "__rsub__": _swap(fnp.subtract),
+        "__mul__": fnp.multiply, "__rmul__": _swap(fnp.multiply),
+        "__truediv__": fnp.divide, "__rtruediv__": _swap(fnp.divide),
+        "__pow__": fnp.power, "__rpow__": _swap(fnp.power),
+        "__matmul__": fnp.matmul, "__rmatmul__": _swap(fnp.matmul),
+        "__neg__": fnp.negative, "__pos__": lambda self: self, "__abs__": fnp.abs,
+        "__lt__": fnp.less, "__le__": fnp.less_equal, "__gt__": fnp.greater,
+        "__ge__": fnp.greater_equal, "__eq__": fnp.equal, "__ne__": fnp.not_equal,
+        "__getitem__": fnp.getitem,
+        "__iter__": lambda self: (self[i] for i in range(len(self))),
+        "T": property(lambda self: fnp.transpose(self)),
+        "mT": property(lambda self: fnp.swapaxes(self, -1, -2)),
+        "reshape": lambda self, *shape: fnp.reshape(self, shape[0] if len(shape) == 1 else shape),
+        "transpose": lambda self, *axes: fnp.transpose(self, (axes[0] if len(axes) == 1 else axes) or None),
+        "sum": fnp.sum, "mean": fnp.mean, "max": fnp.max, "min": fnp.min, "prod": fnp.prod,
+        "var": fnp.var, "std": fnp.std, "argmax": fnp.argmax, "argmin": fnp.argmin,
+        "astype": fnp.astype, "squeeze": fnp.squeeze, "ravel": fnp.ravel, "flatten": fnp.ravel,
+        "clip": fnp.clip, "dot": fnp.dot, "swapaxes": fnp.swapaxes, "take": fnp.take,
+        "__array_ufunc__": _array_ufunc, "__array_function__": _array_function,
+    }
+
+
+def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    fn = getattr(fnp, ufunc.__name__, None)
+    if method != "__call__" or kwargs or fn is None:
+        raise TypeError(f"numpy.{ufunc.__name__} (method {method!r}, options {sorted(kwargs)}) cannot "
+                        "take a traced value; use the funcnn.numpy function of that name")
+    return fn(*inputs)
+
+
+def _array_function(self: Tracer, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+    fn = getattr(fnp, func.__name__, None)
+    if fn is None or fn is func or func.__name__ not in fnp.__all__:
+        raise TypeError(f"numpy.{func.__name__} cannot take a traced value and funcnn.numpy has no "
+                        f"{func.__name__}; write it with funcnn.numpy functions")
+    return fn(*args, **kwargs)
+
+
+def install() -> None:
+    for name, method in _methods().items():
+        setattr(Tracer, name, method)

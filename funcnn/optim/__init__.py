@@ -1,0 +1,145 @@
+"""Optimizers as gradient transformations over pytrees.
+
+An optimizer is a :class:`GradientTransformation`: a pair of pure functions
+``init(params) -> state`` and ``update(updates, state, params=None) -> (updates, state)``.
+Building blocks (scalings, momentum, clipping, weight decay, masks) compose with
+:func:`chain`; the ready-made optimizers (:func:`sgd`, :func:`adam`, ...) are such
+chains with PyTorch's semantics. Learning rates are floats or schedules from
+:mod:`funcnn.optim.schedules`.
+
+Examples
+--------
+>>> import numpy as np
+>>> from funcnn import optim
+>>> params = {"w": np.array([2.0, -1.0])}
+>>> opt = optim.chain(optim.clip_by_global_norm(1.0), optim.adam(optim.cosine_decay(0.1, 100)))
+>>> state = opt.init(params)
+>>> for _ in range(100):
+...     grads = {"w": 2 * params["w"]}          # gradient of sum(w**2)
+...     updates, state = opt.update(grads, state, params)
+...     params = optim.apply_updates(params, updates)
+>>> bool(np.all(np.abs(params["w"]) < 0.1))
+True
+"""
+
+from . import schedules as schedules
+from ._aliases import adadelta as adadelta
+from ._aliases import adagrad as adagrad
+from ._aliases import adam as adam
+from ._aliases import adamw as adamw
+from ._aliases import lion as lion
+from ._aliases import nadam as nadam
+from ._aliases import rmsprop as rmsprop
+from ._aliases import sgd as sgd
+from ._base import EmptyState as EmptyState
+from ._base import GradientTransformation as GradientTransformation
+from ._base import OptState as OptState
+from ._base import Params as Params
+from ._base import ScalarOrSchedule as ScalarOrSchedule
+from ._base import Schedule as Schedule
+from ._base import TransformInitFn as TransformInitFn
+from ._base import TransformUpdateFn as TransformUpdateFn
+from ._base import Updates as Updates
+from ._base import apply_updates as apply_updates
+from ._base import chain as chain
+from ._schedules import constant as constant
+from ._schedules import cosine_decay as cosine_decay
+from ._schedules import exponential_decay as exponential_decay
+from ._schedules import linear_warmup as linear_warmup
+from ._schedules import one_cycle as one_cycle
+from ._schedules import piecewise_constant as piecewise_constant
+from ._schedules import warmup_cosine_decay as warmup_cosine_decay
+from ._transforms import AddDecayedWeightsState as AddDecayedWeightsState
+from ._transforms import ClipByGlobalNormState as ClipByGlobalNormState
+from ._transforms import ClipState as ClipState
+from ._transforms import MaskedState as MaskedState
+from ._transforms import ScaleByAdadeltaState as ScaleByAdadeltaState
+from ._transforms import ScaleByAdamState as ScaleByAdamState
+from ._transforms import ScaleByLionState as ScaleByLionState
+from ._transforms import ScaleByNadamState as ScaleByNadamState
+from ._transforms import ScaleByRmsState as ScaleByRmsState
+from ._transforms import ScaleByRssState as ScaleByRssState
+from ._transforms import ScaleByScheduleState as ScaleByScheduleState
+from ._transforms import ScaleByStddevState as ScaleByStddevState
+from ._transforms import ScaleState as ScaleState
+from ._transforms import TraceState as TraceState
+from ._transforms import add_decayed_weights as add_decayed_weights
+from ._transforms import clip as clip
+from ._transforms import clip_by_global_norm as clip_by_global_norm
+from ._transforms import global_norm as global_norm
+from ._transforms import masked as masked
+from ._transforms import scale as scale
+from ._transforms import scale_by_adadelta as scale_by_adadelta
+from ._transforms import scale_by_adam as scale_by_adam
+from ._transforms import scale_by_learning_rate as scale_by_learning_rate
+from ._transforms import scale_by_lion as scale_by_lion
+from ._transforms import scale_by_nadam as scale_by_nadam
+from ._transforms import scale_by_rms as scale_by_rms
+from ._transforms import scale_by_rss as scale_by_rss
+from ._transforms import scale_by_schedule as scale_by_schedule
+from ._transforms import scale_by_stddev as scale_by_stddev
+from ._transforms import trace as trace
+
+__all__ = [
+    # base
+    "EmptyState",
+    "GradientTransformation",
+    "OptState",
+    "Params",
+    "ScalarOrSchedule",
+    "Schedule",
+    "TransformInitFn",
+    "TransformUpdateFn",
+    "Updates",
+    "apply_updates",
+    "chain",
+    # building blocks and their states
+    "AddDecayedWeightsState",
+    "ClipByGlobalNormState",
+    "ClipState",
+    "MaskedState",
+    "ScaleByAdadeltaState",
+    "ScaleByAdamState",
+    "ScaleByLionState",
+    "ScaleByNadamState",
+    "ScaleByRmsState",
+    "ScaleByRssState",
+    "ScaleByScheduleState",
+    "ScaleByStddevState",
+    "ScaleState",
+    "TraceState",
+    "add_decayed_weights",
+    "clip",
+    "clip_by_global_norm",
+    "global_norm",
+    "masked",
+    "scale",
+    "scale_by_adadelta",
+    "scale_by_adam",
+    "scale_by_learning_rate",
+    "scale_by_lion",
+    "scale_by_nadam",
+    "scale_by_rms",
+    "scale_by_rss",
+    "scale_by_schedule",
+    "scale_by_stddev",
+    "trace",
+    # optimizers
+    "adadelta",
+    "adagrad",
+    "adam",
+    "adamw",
+    "lion",
+    "nadam",
+    "rmsprop",
+    "sgd",
+    # schedules
+    "constant",
+    "cosine_decay",
+    "exponential_decay",
+    "linear_warmup",
+    "one_cycle",
+    "piecewise_constant",
+    "schedules",
+    "warmup_cosine_decay",
+]

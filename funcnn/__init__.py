@@ -7,10 +7,11 @@ array([ 2., -4.])
 from funcnn import numpy, tree_util
 from funcnn._src.api import grad, hessian, jacfwd, jacrev, jvp, stop_gradient, value_and_grad, vjp
 from funcnn._src.config import config
+from funcnn._src.custom import custom_vjp
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "config", "grad", "hessian", "jacfwd", "jacrev", "jvp", "numpy", "stop_gradient",
+    "config", "custom_vjp", "grad", "hessian", "jacfwd", "jacrev", "jvp", "numpy", "stop_gradient",
     "tree_util", "value_and_grad", "vjp",
 ]

@@ -245,7 +245,7 @@ def jacrev(fun: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callab
         out_flat, out_tree = tree_util.tree_flatten(result[0])
         blocks = []
         for k, out in enumerate(out_flat):
-            rows = [tree_util.tree_leaves(result[1](_basis(out_flat, k, j)))
+            rows = [tree_util.tree_leaves(result[1](tree_util.tree_unflatten(out_tree, _basis(out_flat, k, j))))
                     for j in range(int(np.size(out)))]
             in_flat = tree_util.tree_leaves(dyn)
             blocks.append([reshape(stack([row[m] for row in rows]) if rows else np.zeros((0,) + shape_of(x)),
@@ -255,11 +255,11 @@ def jacrev(fun: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callab
     return jac_fun
 
 
-def _basis(out_flat: list, k: int, j: int) -> Any:
-    """Cotangents for all outputs: zeros, except a one at flat position ``j`` of output ``k``."""
-    cts = [np.zeros(shape_of(o), dtype_of(o)) for o in out_flat]
-    cts[k].reshape(-1)[j] = 1
-    return tuple(cts) if len(cts) != 1 else cts[0]
+def _basis(leaves: list, k: int, j: int) -> list:
+    """Zeros shaped like ``leaves``, except a one at flat position ``j`` of leaf ``k``."""
+    out = [np.zeros(shape_of(x), dtype_of(x)) for x in leaves]
+    out[k].reshape(-1)[j] = 1
+    return out
 
 
 def _assemble(blocks: list, out_tree: Any, dyn: tuple, single: bool) -> Any:
@@ -294,8 +294,7 @@ def jacfwd(fun: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callab
         for m, x in enumerate(in_flat):
             cols = []
             for j in range(int(np.size(x))):
-                res = jvp(partial, dyn, tree_util.tree_unflatten(in_tree, _basis(in_flat, m, j)
-                          if len(in_flat) != 1 else [_basis(in_flat, m, j)]), has_aux=has_aux)
+                res = jvp(partial, dyn, tree_util.tree_unflatten(in_tree, _basis(in_flat, m, j)), has_aux=has_aux)
                 out, aux = res[0], (res[2] if has_aux else None)
                 cols.append(tree_util.tree_leaves(res[1]))
             columns.append(cols)

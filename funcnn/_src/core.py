@@ -53,10 +53,10 @@ class Primitive:
 
     def bind(self, *args: Any, **params: Any) -> Any:
         """Apply the primitive, letting the innermost active transform see it."""
-        trace = top_trace(args)
-        if trace is None:
-            return self.evaluate(args, params)
-        return trace.process(self, args, params)
+        for arg in args:
+            if isinstance(arg, Tracer):
+                return top_trace(args).process(self, args, params)  # type: ignore[union-attr]
+        return self.evaluate(args, params)
 
     def evaluate(self, args: Sequence[Any], params: dict) -> Any:
         """Run the NumPy implementation on plain values, with readable errors."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from funcnn._src import core
 from funcnn._src.config import config
-from funcnn._src.core import Primitive, Trace, Tracer, ndim_of, shape_of
+from funcnn._src.core import Primitive, Trace, Tracer, shape_of
 
 
 class JVPTracer(Tracer):
@@ -32,13 +32,16 @@ class ForwardTrace(Trace):
         primals = list(args)
         tangents: list[Any] = [None] * len(args)
         for i, arg in enumerate(args):
-            if isinstance(arg, JVPTracer) and arg._trace is self:
+            if type(arg) is JVPTracer and arg._trace is self:
                 primals[i] = arg.primal
                 tangents[i] = arg.tangent
         ans = prim.bind(*primals, **params)
         if prim.jvp_rules is None and prim.jvp_joint is None:
             return ans
-        tangent = output_tangent(prim, tangents, ans, primals, params)
+        try:
+            tangent = output_tangent(prim, tangents, ans, primals, params)
+        except FloatingPointError as err:  # raised by debug_nans inside the rule
+            raise FloatingPointError(f"{err}, in the JVP of {prim.name}") from None
         if tangent is None:
             return ans
         if config.debug_nans:
@@ -48,8 +51,7 @@ class ForwardTrace(Trace):
 
 def output_tangent(prim: Primitive, tangents: list, ans: Any, primals: list, params: dict) -> Any:
     """The output tangent of ``prim``, matched to the output's shape and dtype; ``None`` if zero."""
-    from funcnn.numpy._elementwise import add
-
+    add = _elementwise.add
     if prim.jvp_joint is not None:
         if all(t is None for t in tangents):
             return None
@@ -65,8 +67,6 @@ def output_tangent(prim: Primitive, tangents: list, ans: Any, primals: list, par
 
 def match_output(tangent: Any, ans: Any) -> Any:
     """Broadcast a tangent contribution to the output's shape and cast it to its dtype."""
-    from funcnn.numpy import _elementwise, _shape
-
     shape = shape_of(ans)
     if shape_of(tangent) != shape:
         tangent = _shape.broadcast_to(tangent, shape)
@@ -74,3 +74,6 @@ def match_output(tangent: Any, ans: Any) -> Any:
     if core.dtype_of(tangent) != dtype:
         tangent = _elementwise.astype(tangent, dtype)
     return tangent
+
+
+from funcnn.numpy import _elementwise, _shape  # noqa: E402  (the ops tangents are matched with)

@@ -17,15 +17,15 @@ import numpy as np
 
 from funcnn._src import core
 from funcnn._src.config import config
-from funcnn._src.core import Primitive, Trace, Tracer, ndim_of, shape_of
+from funcnn._src.core import Primitive, Trace, Tracer, dtype_of, shape_of
 
 
 class Node:
     """One recorded value: its shape and dtype, and how to reach its parents' cotangents."""
 
-    __slots__ = ("parents", "vjps", "shape", "dtype", "prim")
+    __slots__ = ("parents", "vjps", "shape", "dtype", "prim", "__weakref__")
 
-    def __init__(self, parents: tuple, vjps: tuple, shape: tuple, dtype: np.dtype, prim: Any) -> None:
+    def __init__(self, parents: Sequence, vjps: Sequence, shape: tuple, dtype: np.dtype, prim: Any) -> None:
         self.parents = parents
         self.vjps = vjps
         self.shape = shape
@@ -47,39 +47,36 @@ class ReverseTrace(Trace):
 
     def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
         vals = list(args)
-        argnums = []
+        mine = []
         for i, arg in enumerate(args):
-            if isinstance(arg, VJPTracer) and arg._trace is self:
+            if type(arg) is VJPTracer and arg._trace is self:
                 vals[i] = arg.primal
-                argnums.append(i)
+                mine.append(i)
         ans = prim.bind(*vals, **params)
         makers = prim.vjp_makers
         if makers is None:
             return ans
         parents = []
         vjps = []
-        for i in argnums:
+        for i in mine:
             maker = makers[i]
             if maker is not None:
                 parents.append(args[i].node)
                 vjps.append(maker(ans, *vals, **params))
         if not parents:
             return ans
-        node = Node(tuple(parents), tuple(vjps), shape_of(ans), core.dtype_of(ans), prim)
-        return VJPTracer(self, ans, node)
+        return VJPTracer(self, ans, Node(parents, vjps, shape_of(ans), dtype_of(ans), prim))
 
     def new_input(self, value: Any) -> VJPTracer:
         """Wrap an input of the differentiated function as a leaf of the graph."""
-        return VJPTracer(self, value, Node((), (), shape_of(value), core.dtype_of(value), None))
+        return VJPTracer(self, value, Node((), (), shape_of(value), dtype_of(value), None))
 
 
 def coerce(ct: Any, shape: tuple, dtype: np.dtype) -> Any:
     """Sum a cotangent down to ``shape`` (undoing broadcasting) and cast it to ``dtype``."""
-    from funcnn.numpy import _reductions, _elementwise
-
     if shape_of(ct) != shape:
         ct = _reductions.sum_to_shape(ct, shape)
-    if core.dtype_of(ct) != dtype:
+    if dtype_of(ct) != dtype:
         ct = _elementwise.astype(ct, dtype)
     return ct
 
@@ -89,13 +86,12 @@ def backward_pass(roots: Sequence[tuple[Node, Any]], leaves: Sequence[Node]) -> 
 
     Returns each leaf's cotangent, or ``None`` for a leaf no root depends on.
     """
-    from funcnn.numpy._elementwise import add
-
+    add = _elementwise.add
     pending = _count_children(node for node, _ in roots)
     cts: dict[Node, Any] = {}
     for node, ct in roots:
         cts[node] = add(cts[node], ct) if node in cts else ct
-    ready = [node for node in cts if pending.get(node, 0) == 0]
+    ready = [node for node in cts if node not in pending]
     leaf_set = set(leaves)
     results: dict[Node, Any] = {}
     while ready:
@@ -105,20 +101,26 @@ def backward_pass(roots: Sequence[tuple[Node, Any]], leaves: Sequence[Node]) -> 
             results[node] = ct
         for parent, vjp in zip(node.parents, node.vjps):
             if ct is not None:
-                parent_ct = _call_vjp(vjp, ct, node, parent)
+                try:
+                    parent_ct = vjp(ct)
+                except FloatingPointError as err:  # raised by debug_nans inside the rule
+                    raise FloatingPointError(f"{err}, in the VJP of {_name(node.prim)}") from None
+                if shape_of(parent_ct) != parent.shape or dtype_of(parent_ct) != parent.dtype:
+                    parent_ct = coerce(parent_ct, parent.shape, parent.dtype)
+                if config.debug_nans:
+                    core.check_finite(parent_ct, f"the cotangent computed by the VJP of {_name(node.prim)}")
                 cts[parent] = add(cts[parent], parent_ct) if parent in cts else parent_ct
-            pending[parent] -= 1
-            if pending[parent] == 0:
+            count = pending[parent] - 1
+            if count:
+                pending[parent] = count
+            else:
                 del pending[parent]
                 ready.append(parent)
     return [results.get(leaf) for leaf in leaves]
 
 
-def _call_vjp(vjp: Callable, ct: Any, node: Node, parent: Node) -> Any:
-    parent_ct = coerce(vjp(ct), parent.shape, parent.dtype)
-    if config.debug_nans:
-        core.check_finite(parent_ct, f"the cotangent computed by the VJP of {node.prim.name}")
-    return parent_ct
+def _name(prim: Any) -> str:
+    return getattr(prim, "name", None) or getattr(prim, "__name__", repr(prim))
 
 
 def _count_children(roots: Any) -> dict[Node, int]:
@@ -134,3 +136,6 @@ def _count_children(roots: Any) -> dict[Node, int]:
                 seen.add(parent)
                 stack.append(parent)
     return pending
+
+
+from funcnn.numpy import _elementwise, _reductions  # noqa: E402  (the ops the backward pass uses)

@@ -1,0 +1,93 @@
+"""Train a 784-256-128-32-10 ReLU MLP on MNIST with softmax cross-entropy and Adam.
+
+The model is a plain function of a dict of parameters; the training step is
+``value_and_grad`` + ``optimizer.update`` + ``apply_updates``.
+
+    python examples/mnist_mlp.py [--epochs 10] [--batch-size 64] [--lr 1e-3] [--data-dir DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import funcnn as fn
+import funcnn.numpy as fnp
+from funcnn import data, optim, random
+
+SIZES = (784, 256, 128, 32, 10)
+
+
+def init_params(key, sizes=SIZES):
+    """He-uniform weights and zero biases, as in PyTorch's defaults for ReLU nets."""
+    params = {}
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        key, sub = random.split(key)
+        bound = np.sqrt(6.0 / fan_in)
+        params[f"dense_{i}"] = {
+            "w": random.uniform(sub, (fan_in, fan_out), np.float32, -bound, bound),
+            "b": np.zeros(fan_out, np.float32),
+        }
+    return params
+
+
+def predict(params, x):
+    """Logits of shape (batch, 10) for images of shape (batch, 784)."""
+    layers = [params[f"dense_{i}"] for i in range(len(params))]
+    for layer in layers[:-1]:
+        x = fnp.maximum(x @ layer["w"] + layer["b"], 0.0)
+    return x @ layers[-1]["w"] + layers[-1]["b"]
+
+
+def loss_fn(params, x, labels):
+    """Mean softmax cross-entropy on logits, with integer labels."""
+    logits = predict(params, x)
+    picked = fnp.take_along_axis(logits, labels[:, None], axis=1)[:, 0]
+    return fnp.mean(fnp.logsumexp(logits, axis=1) - picked)
+
+
+def accuracy(params, x, labels, batch_size=2000):
+    hits = sum(int(np.sum(np.argmax(predict(params, xb), axis=1) == yb))
+               for xb, yb in data.batches((x, labels), batch_size))
+    return hits / len(labels)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
+    parser.add_argument("--data-dir", default=None, help="folder with mnist/ (default: FUNCNN_DATA, then the cache)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    x_train, y_train, x_test, y_test = data.mnist(args.data_dir, flatten=True)
+    if args.train_size:
+        x_train, y_train = x_train[: args.train_size], y_train[: args.train_size]
+    key = random.key(args.seed)
+    key, init_key = random.split(key)
+    params = init_params(init_key)
+    optimizer = optim.adam(args.lr)
+    opt_state = optimizer.init(params)
+    step = fn.value_and_grad(loss_fn)
+
+    for epoch in range(1, args.epochs + 1):
+        key, epoch_key = random.split(key)
+        start, losses = time.perf_counter(), []
+        for xb, yb in data.batches((x_train, y_train), args.batch_size, key=epoch_key):
+            loss, grads = step(params, xb, yb)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            params = optim.apply_updates(params, updates)
+            losses.append(float(loss))
+        seconds = time.perf_counter() - start
+        print(f"Epoch {epoch}/{args.epochs}  {seconds:.1f}s  loss={np.mean(losses):.4f}  "
+              f"test_acc={accuracy(params, x_test, y_test):.4f}", flush=True)
+    test_acc = accuracy(params, x_test, y_test)
+    print(f"final test accuracy: {test_acc:.4f}")
+    return test_acc
+
+
+if __name__ == "__main__":
+    main()

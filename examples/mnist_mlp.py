@@ -3,7 +3,7 @@
 The model is a plain function of a dict of parameters; the training step is
 ``value_and_grad`` + ``optimizer.update`` + ``apply_updates``.
 
-    python examples/mnist_mlp.py [--epochs 10] [--batch-size 64] [--lr 1e-3] [--data-dir DIR]
+    python examples/mnist_mlp.py [--epochs 10] [--batch-size 64] [--lr 1e-3] [--one-cycle] [--data-dir DIR]
 """
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (the peak with --one-cycle)")
+    parser.add_argument("--one-cycle", action="store_true", help="one-cycle learning-rate schedule")
     parser.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
     parser.add_argument("--data-dir", default=None, help="folder with mnist/ (default: FUNCNN_DATA, then the cache)")
     parser.add_argument("--seed", type=int, default=0)
@@ -69,7 +70,8 @@ def main(argv=None):
     key = random.key(args.seed)
     key, init_key = random.split(key)
     params = init_params(init_key)
-    optimizer = optim.adam(args.lr)
+    steps = args.epochs * -(-len(x_train) // args.batch_size)
+    optimizer = optim.adam(optim.one_cycle(steps, args.lr) if args.one_cycle else args.lr)
     opt_state = optimizer.init(params)
     step = fn.value_and_grad(loss_fn)
 

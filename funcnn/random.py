@@ -975,7 +975,7 @@ def choice(
         index = _pick_with_replacement(words, k, n, weights)
     else:
         index = _pick_without_replacement(words, k, n, weights)
-    index = index.reshape(dims)
+    index = np.reshape(index, dims)
     if arr is None:
         return index
     return np.take(arr, index, axis=ax)

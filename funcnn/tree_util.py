@@ -418,7 +418,7 @@ def register_pytree_node_class(cls: type[T]) -> type[T]:
     2
     """
     unflatten = cls.tree_unflatten  # type: ignore[attr-defined]
-    register_pytree_node(cls, lambda x: x.tree_flatten(), unflatten)
+    register_pytree_node(cls, lambda x: x.tree_flatten(), unflatten)  # type: ignore[attr-defined]
     return cls
 
 

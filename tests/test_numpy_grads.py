@@ -79,7 +79,8 @@ REDUCTIONS = [
     ("sum", lambda x: fnp.sum(x, axis=0), one(shapes(min_dims=1)), lambda x: np.sum(x, axis=0)),
     ("sum_all_keepdims", lambda x: fnp.sum(x, keepdims=True), one(), lambda x: np.sum(x, keepdims=True)),
     ("mean", lambda x: fnp.mean(x, axis=-1), one(shapes(min_dims=1)), lambda x: np.mean(x, axis=-1)),
-    ("var", lambda x: fnp.var(x, axis=0, ddof=1), one(shapes(min_dims=1, min_side=2)), lambda x: np.var(x, axis=0, ddof=1)),
+    ("var", lambda x: fnp.var(x, axis=0, ddof=1), one(shapes(min_dims=1, min_side=2)),
+     lambda x: np.var(x, axis=0, ddof=1)),
     ("std", lambda x: fnp.std(x), st.tuples(distinct_arrays((2, 3))), np.std),
     ("max", lambda x: fnp.max(x, axis=1), st.tuples(distinct_arrays((2, 3, 2))), lambda x: np.max(x, axis=1)),
     ("min", lambda x: fnp.min(x, axis=(0, 2), keepdims=True), st.tuples(distinct_arrays((2, 3, 2))),
@@ -93,7 +94,8 @@ SHAPE = [
     ("reshape", lambda x: fnp.reshape(x, (-1,)), one(), lambda x: np.reshape(x, (-1,))),
     ("transpose", lambda x: fnp.transpose(x), one(), np.transpose),
     ("moveaxis", lambda x: fnp.moveaxis(x, 0, -1), one(shapes(min_dims=2)), lambda x: np.moveaxis(x, 0, -1)),
-    ("broadcast_to", lambda x: fnp.broadcast_to(x, (2,) + x.shape), one(), lambda x: np.broadcast_to(x, (2,) + x.shape)),
+    ("broadcast_to", lambda x: fnp.broadcast_to(x, (2,) + x.shape), one(),
+     lambda x: np.broadcast_to(x, (2,) + x.shape)),
     ("expand_squeeze", lambda x: fnp.squeeze(fnp.expand_dims(x, 0), 0), one(), lambda x: x),
     ("concatenate", lambda x, y: fnp.concatenate([x, y, x], axis=1), st.tuples(arrays((2, 3)), arrays((2, 1))),
      lambda x, y: np.concatenate([x, y, x], axis=1)),
@@ -125,7 +127,8 @@ INDEXING = [
 LINALG = [
     ("matmul", fnp.matmul, matmul_args(), np.matmul),
     ("dot_nd", fnp.dot, st.tuples(arrays((2, 3)), arrays((4, 3, 2))), np.dot),
-    ("tensordot", lambda a, b: fnp.tensordot(a, b, axes=([0, 2], [1, 0])), st.tuples(arrays((2, 3, 4)), arrays((4, 2, 2))),
+    ("tensordot", lambda a, b: fnp.tensordot(a, b, axes=([0, 2], [1, 0])),
+     st.tuples(arrays((2, 3, 4)), arrays((4, 2, 2))),
      lambda a, b: np.tensordot(a, b, axes=([0, 2], [1, 0]))),
     ("outer", fnp.outer, st.tuples(arrays((3,)), arrays((2,))), np.outer),
     ("einsum_batch", lambda a, b: fnp.einsum("bij,bjk->bik", a, b), st.tuples(arrays((2, 3, 4)), arrays((2, 4, 2))),
@@ -176,7 +179,7 @@ def test_every_differentiable_primitive_is_in_a_table(data):
     for cls, original in originals.items():
         cls.process = recording(original)
     try:
-        for name, f, args, *_ in TABLE:
+        for _name, f, args, *_ in TABLE:
             drawn = data.draw(args)
             out, vjp_fn = fn.vjp(f, *drawn)
             fn.jvp(f, drawn, drawn)

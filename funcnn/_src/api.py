@@ -9,7 +9,7 @@ import numpy as np
 
 from funcnn import tree_util
 from funcnn._src import core
-from funcnn._src.core import Tracer, dtype_of, new_trace, ndim_of, shape_of
+from funcnn._src.core import Tracer, dtype_of, new_trace, shape_of
 from funcnn._src.forward import ForwardTrace, JVPTracer
 from funcnn._src.reverse import ReverseTrace, VJPTracer, backward_pass, coerce
 

@@ -34,6 +34,8 @@ class custom_vjp:  # noqa: N801  (a decorator, named like JAX's)
     array([1., 1.])
     """
 
+    __name__: str
+
     def __init__(self, fun: Callable) -> None:
         functools.update_wrapper(self, fun)
         self.fun = fun

@@ -11,7 +11,7 @@ pass proceeds and nothing survives it.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -120,7 +120,7 @@ def backward_pass(roots: Sequence[tuple[Node, Any]], leaves: Sequence[Node]) -> 
 
 
 def _name(prim: Any) -> str:
-    return getattr(prim, "name", None) or getattr(prim, "__name__", repr(prim))
+    return str(getattr(prim, "name", None) or getattr(prim, "__name__", repr(prim)))
 
 
 def _count_children(roots: Any) -> dict[Node, int]:

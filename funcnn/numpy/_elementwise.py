@@ -15,6 +15,7 @@ import numpy as np
 from funcnn._src.core import Primitive, defjvp, defvjp, dtype_of
 
 Partial = Callable[..., Any]
+Op = Callable[..., Any]
 
 
 def defelementwise(prim: Primitive, *partials: Partial | None) -> None:
@@ -62,14 +63,14 @@ def binary(name: str, impl: Callable, partials: tuple, doc: str) -> Callable[...
 
 # --- arithmetic -------------------------------------------------------------------------
 
-add = binary("add", np.add, (lambda g, ans, x, y: g, lambda g, ans, x, y: g),
+add: Op = binary("add", np.add, (lambda g, ans, x, y: g, lambda g, ans, x, y: g),
              "Elementwise ``x1 + x2`` with broadcasting.")
-subtract = binary("subtract", np.subtract, (lambda g, ans, x, y: g, lambda g, ans, x, y: negative(g)),
+subtract: Op = binary("subtract", np.subtract, (lambda g, ans, x, y: g, lambda g, ans, x, y: negative(g)),
                   "Elementwise ``x1 - x2`` with broadcasting.")
-multiply = binary("multiply", np.multiply,
+multiply: Op = binary("multiply", np.multiply,
                   (lambda g, ans, x, y: multiply(g, y), lambda g, ans, x, y: multiply(x, g)),
                   "Elementwise ``x1 * x2`` with broadcasting.")
-divide = binary("divide", np.divide,
+divide: Op = binary("divide", np.divide,
                 (lambda g, ans, x, y: divide(g, y),
                  lambda g, ans, x, y: negative(multiply(g, divide(ans, y)))),
                 "Elementwise ``x1 / x2`` with broadcasting.")
@@ -86,7 +87,7 @@ def _power_exponent(g: Any, ans: Any, x: Any, y: Any) -> Any:
     return multiply(g, multiply(ans, log_x))
 
 
-power = binary("power", np.power, (_power_base, _power_exponent),
+power: Op = binary("power", np.power, (_power_base, _power_exponent),
                "Elementwise ``x1 ** x2``. The derivative in ``x2`` is taken as 0 where ``x1 <= 0``.")
 
 
@@ -97,42 +98,42 @@ def _tie_mask(ans: Any, x: Any, y: Any, wins: Callable) -> np.ndarray:
     return mask.astype(dtype_of(ans), copy=False)
 
 
-maximum = binary(
+maximum: Op = binary(
     "maximum", np.maximum,
     (lambda g, ans, x, y: multiply(g, _tie_mask(ans, x, y, np.greater)),
      lambda g, ans, x, y: multiply(g, _tie_mask(ans, y, x, np.greater))),
     "Elementwise maximum. At a tie each argument gets half the gradient (as in JAX and PyTorch).")
-minimum = binary(
+minimum: Op = binary(
     "minimum", np.minimum,
     (lambda g, ans, x, y: multiply(g, _tie_mask(ans, x, y, np.less)),
      lambda g, ans, x, y: multiply(g, _tie_mask(ans, y, x, np.less))),
     "Elementwise minimum. At a tie each argument gets half the gradient (as in JAX and PyTorch).")
 
-negative = unary("negative", np.negative, lambda g, ans, x: negative(g), "Elementwise ``-x``.")
-square = unary("square", np.square, lambda g, ans, x: multiply(g, multiply(2, x)), "Elementwise ``x**2``.")
-sqrt = unary("sqrt", np.sqrt, lambda g, ans, x: divide(g, multiply(2, ans)), "Elementwise square root.")
-reciprocal = unary("reciprocal", np.reciprocal,
+negative: Op = unary("negative", np.negative, lambda g, ans, x: negative(g), "Elementwise ``-x``.")
+square: Op = unary("square", np.square, lambda g, ans, x: multiply(g, multiply(2, x)), "Elementwise ``x**2``.")
+sqrt: Op = unary("sqrt", np.sqrt, lambda g, ans, x: divide(g, multiply(2, ans)), "Elementwise square root.")
+reciprocal: Op = unary("reciprocal", np.reciprocal,
                    lambda g, ans, x: negative(multiply(g, square(ans))), "Elementwise ``1 / x``.")
-abs = unary("abs", np.abs, lambda g, ans, x: multiply(g, sign(x)),  # noqa: A001
+abs: Op = unary("abs", np.abs, lambda g, ans, x: multiply(g, sign(x)),  # noqa: A001
             "Elementwise absolute value; its derivative at 0 is taken as 0 (as in JAX and PyTorch).")
 absolute = abs
 
 # --- transcendental ----------------------------------------------------------------------
 
-exp = unary("exp", np.exp, lambda g, ans, x: multiply(g, ans), "Elementwise ``e**x``.")
-expm1 = unary("expm1", np.expm1, lambda g, ans, x: multiply(g, add(ans, 1)),
+exp: Op = unary("exp", np.exp, lambda g, ans, x: multiply(g, ans), "Elementwise ``e**x``.")
+expm1: Op = unary("expm1", np.expm1, lambda g, ans, x: multiply(g, add(ans, 1)),
               "Elementwise ``e**x - 1``, accurate for small ``x``.")
-log = unary("log", np.log, lambda g, ans, x: divide(g, x), "Elementwise natural logarithm.")
-log1p = unary("log1p", np.log1p, lambda g, ans, x: divide(g, add(x, 1)),
+log: Op = unary("log", np.log, lambda g, ans, x: divide(g, x), "Elementwise natural logarithm.")
+log1p: Op = unary("log1p", np.log1p, lambda g, ans, x: divide(g, add(x, 1)),
               "Elementwise ``log(1 + x)``, accurate for small ``x``.")
-sin = unary("sin", np.sin, lambda g, ans, x: multiply(g, cos(x)), "Elementwise sine.")
-cos = unary("cos", np.cos, lambda g, ans, x: negative(multiply(g, sin(x))), "Elementwise cosine.")
-tan = unary("tan", np.tan, lambda g, ans, x: multiply(g, add(square(ans), 1)), "Elementwise tangent.")
-tanh = unary("tanh", np.tanh, lambda g, ans, x: multiply(g, subtract(1, square(ans))),
+sin: Op = unary("sin", np.sin, lambda g, ans, x: multiply(g, cos(x)), "Elementwise sine.")
+cos: Op = unary("cos", np.cos, lambda g, ans, x: negative(multiply(g, sin(x))), "Elementwise cosine.")
+tan: Op = unary("tan", np.tan, lambda g, ans, x: multiply(g, add(square(ans), 1)), "Elementwise tangent.")
+tanh: Op = unary("tanh", np.tanh, lambda g, ans, x: multiply(g, subtract(1, square(ans))),
              "Elementwise hyperbolic tangent.")
-sinh = unary("sinh", np.sinh, lambda g, ans, x: multiply(g, cosh(x)), "Elementwise hyperbolic sine.")
-cosh = unary("cosh", np.cosh, lambda g, ans, x: multiply(g, sinh(x)), "Elementwise hyperbolic cosine.")
-arctan = unary("arctan", np.arctan, lambda g, ans, x: divide(g, add(square(x), 1)),
+sinh: Op = unary("sinh", np.sinh, lambda g, ans, x: multiply(g, cosh(x)), "Elementwise hyperbolic sine.")
+cosh: Op = unary("cosh", np.cosh, lambda g, ans, x: multiply(g, sinh(x)), "Elementwise hyperbolic cosine.")
+arctan: Op = unary("arctan", np.arctan, lambda g, ans, x: divide(g, add(square(x), 1)),
                "Elementwise inverse tangent.")
 
 
@@ -140,18 +141,18 @@ def _logistic(x: Any) -> Any:
     return 0.5 * np.tanh(0.5 * x) + 0.5  # tanh saturates cleanly at both tails: no overflow
 
 
-logistic = unary("logistic", _logistic,
+logistic: Op = unary("logistic", _logistic,
                  lambda g, ans, x: multiply(g, multiply(ans, subtract(1, ans))),
                  "The logistic sigmoid ``1 / (1 + e**-x)``, stable at both tails.")
 
 # --- non-differentiable: their results carry no derivative ---------------------------------
 
-sign = unary("sign", np.sign, None, "Elementwise sign (-1, 0 or 1); not differentiable (zero gradient).")
-floor = unary("floor", np.floor, None, "Elementwise floor; zero gradient.")
-ceil = unary("ceil", np.ceil, None, "Elementwise ceiling; zero gradient.")
-rint = unary("rint", np.rint, None, "Round to the nearest integer; zero gradient.")
-trunc = unary("trunc", np.trunc, None, "Round towards zero; zero gradient.")
-stop_gradient = unary("stop_gradient", lambda x: x, None,
+sign: Op = unary("sign", np.sign, None, "Elementwise sign (-1, 0 or 1); not differentiable (zero gradient).")
+floor: Op = unary("floor", np.floor, None, "Elementwise floor; zero gradient.")
+ceil: Op = unary("ceil", np.ceil, None, "Elementwise ceiling; zero gradient.")
+rint: Op = unary("rint", np.rint, None, "Round to the nearest integer; zero gradient.")
+trunc: Op = unary("trunc", np.trunc, None, "Round towards zero; zero gradient.")
+stop_gradient: Op = unary("stop_gradient", lambda x: x, None,
                       "The identity, but no derivative flows through it (in any mode, at any order).")
 
 

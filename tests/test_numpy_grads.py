@@ -71,7 +71,7 @@ ELEMENTWISE = [
      st.tuples(distinct_arrays((4,)), st.just(np.full(4, -0.13)), st.just(np.full(4, 0.17))),
      np.clip),
     # a cast to float32 is linear, so a large step is exact where float32 rounding would swamp a small one
-    ("astype", lambda x: fnp.astype(x, np.float32) * 2, one(), lambda x: (x.astype(np.float32) * 2),
+    ("astype", lambda x: fnp.multiply(fnp.astype(x, np.float32), 2), one(), lambda x: (x.astype(np.float32) * 2),
      dict(eps=0.25, atol=1e-5, rtol=1e-5)),
 ]
 
@@ -187,5 +187,5 @@ def test_every_differentiable_primitive_is_in_a_table(data):
     finally:
         for cls, original in originals.items():
             cls.process = original
-    wanted = {p.name for p in core.PRIMITIVES if p.differentiable}
+    wanted = {p.name for p in core.PRIMITIVES if p.differentiable and p.module.startswith("funcnn.numpy")}
     assert wanted <= seen, f"differentiable primitives not covered by any table: {sorted(wanted - seen)}"

@@ -704,7 +704,7 @@ def quadratic(params):
     curvature = np.array([1.0, 3.0, 10.0])
     w, s = params["w"], params["s"]
     loss = 0.5 * np.sum(curvature * (w - 1.0) ** 2) + (s + 0.5) ** 2
-    grads = {"s": 2.0 * (s + 0.5), "w": (w - 1.0) * curvature.astype(w.dtype)}
+    grads = {"s": (2.0 * (s + 0.5)).astype(s.dtype), "w": (w - 1.0) * curvature.astype(w.dtype)}
     return float(loss), grads
 
 

@@ -138,8 +138,9 @@ def value_and_grad(fun: Callable, argnums: ArgNums = 0, has_aux: bool = False) -
     ``argnums`` is a tuple) and each leaf has its argument's dtype.
 
     >>> import numpy as np, funcnn as fn, funcnn.numpy as fnp
-    >>> fn.value_and_grad(lambda x: fnp.sum(x ** 2))(np.array([1.0, 2.0]))
-    (np.float64(5.0), array([2., 4.]))
+    >>> value, g = fn.value_and_grad(lambda x: fnp.sum(x ** 2))(np.array([1.0, 2.0]))
+    >>> float(value), g
+    (5.0, array([2., 4.]))
     """
     @functools.wraps(fun)
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:

@@ -11,6 +11,7 @@ sees the call too: that is how transforms compose.
 """
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
@@ -36,7 +37,7 @@ class Primitive:
     engine undoes broadcasting of their cotangents and tangents in one place.
     """
 
-    __slots__ = ("name", "impl", "vjp_makers", "jvp_rules", "jvp_joint", "broadcasts", "__weakref__")
+    __slots__ = ("name", "impl", "vjp_makers", "jvp_rules", "jvp_joint", "broadcasts", "module", "__weakref__")
 
     def __init__(self, name: str, impl: Callable[..., Any], *, broadcasts: bool = False) -> None:
         self.name = name
@@ -45,6 +46,7 @@ class Primitive:
         self.jvp_rules: tuple[JVPRule | None, ...] | None = None
         self.jvp_joint: Callable[..., Any] | None = None
         self.broadcasts = broadcasts
+        self.module = sys._getframe(1).f_globals.get("__name__", "")  # the op family that defines it
         PRIMITIVES.append(self)
 
     @property

@@ -32,12 +32,33 @@ def _tangent_rule(partial: Partial) -> Callable[..., Any]:
     return lambda t, ans, *args, **params: partial(t, ans, *args, **params)
 
 
+# NumPy 2 treats Python scalars as "weak" (NEP 50): float32 * 2.0 stays float32. NumPy 1.x
+# does so too, except with 0-d arrays; there the scalar is cast to the array's dtype first.
+_LEGACY_PROMOTION = int(np.__version__.split(".")[0]) < 2
+_PYTHON_SCALARS = (int, float)
+
+
+def weak_scalars(args: tuple) -> tuple:
+    """``args`` with Python scalars cast to the first float array's dtype (NumPy 1.x only)."""
+    if not _LEGACY_PROMOTION or not any(type(a) in _PYTHON_SCALARS for a in args):
+        return args
+    dtypes = [dtype_of(a) for a in args if type(a) not in _PYTHON_SCALARS]
+    floats = [d for d in dtypes if d.kind == "f"]
+    if not floats:
+        return args
+    return tuple(np.asarray(a, floats[0]) if type(a) in _PYTHON_SCALARS else a for a in args)
+
+
 def _public(prim: Primitive, doc: str) -> Callable[..., Any]:
     """The public function of a primitive, named and documented like NumPy's."""
     bind = prim.bind
 
-    def op(*args: Any) -> Any:
-        return bind(*args)
+    if _LEGACY_PROMOTION and prim.broadcasts:
+        def op(*args: Any) -> Any:
+            return bind(*weak_scalars(args))
+    else:
+        def op(*args: Any) -> Any:
+            return bind(*args)
 
     op.__name__ = op.__qualname__ = prim.name
     op.__doc__ = doc
@@ -138,7 +159,9 @@ arctan: Op = unary("arctan", np.arctan, lambda g, ans, x: divide(g, add(square(x
 
 
 def _logistic(x: Any) -> Any:
-    return 0.5 * np.tanh(0.5 * x) + 0.5  # tanh saturates cleanly at both tails: no overflow
+    x = np.asarray(x)
+    half = (x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)).type(0.5)
+    return half * np.tanh(half * x) + half  # tanh saturates cleanly at both tails: no overflow
 
 
 logistic: Op = unary("logistic", _logistic,
@@ -178,7 +201,7 @@ def where(condition: Any, x: Any = None, y: Any = None) -> Any:
     """
     if x is None and y is None:
         return np.nonzero(_concrete(condition))
-    return _where_p.bind(_concrete(condition), x, y)
+    return _where_p.bind(_concrete(condition), *weak_scalars((x, y)))
 
 
 _clip_p = Primitive("clip", np.clip, broadcasts=True)
@@ -197,7 +220,7 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
         raise ValueError("clip: give at least one of a_min and a_max")
     lo = -np.inf if a_min is None else a_min
     hi = np.inf if a_max is None else a_max
-    return _clip_p.bind(a, lo, hi)
+    return _clip_p.bind(*weak_scalars((a, lo, hi)))
 
 
 # --- casts ---------------------------------------------------------------------------------

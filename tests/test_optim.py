@@ -756,3 +756,19 @@ def test_convergence_table(name, objective, dtype):
         assert all(x.dtype == dtype for x in tree_leaves((updates, params)))
     final_loss, _ = loss_and_grads(params)
     assert final_loss < 1e-2 * initial_loss, (initial_loss, final_loss)
+
+
+def test_debug_nans_raises_at_apply_updates_naming_the_key_path():
+    import funcnn
+
+    params = {"dense_0": {"w": np.ones(2), "b": np.zeros(2)}}
+    grads = {"dense_0": {"w": np.array([np.nan, 1.0]), "b": np.zeros(2)}}
+    opt = optim.adam(0.1)
+    updates, _ = opt.update(grads, opt.init(params), params)
+    assert np.isnan(optim.apply_updates(params, updates)["dense_0"]["w"][0])  # propagates by default
+    funcnn.config.update("debug_nans", True)
+    try:
+        with pytest.raises(FloatingPointError, match=r"\['dense_0'\]\['w'\]"):
+            optim.apply_updates(params, updates)
+    finally:
+        funcnn.config.update("debug_nans", False)

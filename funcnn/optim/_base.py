@@ -8,6 +8,7 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
+from .._src.config import config
 from ..tree_util import check_same_structure, keystr, tree_flatten_with_path, tree_map
 
 __all__ = [
@@ -157,6 +158,9 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     ValueError
         If the trees differ in structure, or a leaf's shape differs (naming the
         key path), instead of broadcasting silently.
+    FloatingPointError
+        With ``funcnn.config.update("debug_nans", True)``, if an update holds NaN
+        or Inf (naming the key path). Otherwise NaNs propagate into the parameters.
 
     Examples
     --------
@@ -176,6 +180,8 @@ def apply_updates(params: Params, updates: Updates) -> Params:
                 f"apply_updates: param{keystr(path)} has shape {np.shape(p)} but its "
                 f"update has shape {np.shape(u)}"
             )
+        if config.debug_nans and not np.all(np.isfinite(u)):
+            raise FloatingPointError(f"debug_nans: the update for param{keystr(path)} contains NaN or Inf")
     return tree_map(_add_keep_dtype, params, updates)
 
 

@@ -334,3 +334,20 @@ def test_check_grads_catches_a_wrong_rule():
     from funcnn._src.core import PRIMITIVES
 
     PRIMITIVES.remove(bad)
+
+
+def test_transforms_in_threads_do_not_interfere():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(seed):
+        x = np.random.default_rng(seed).standard_normal(5)
+        f = lambda x: fnp.sum(fnp.sin(x) ** 2)  # noqa: E731
+        for _ in range(200):
+            g = fn.grad(fn.grad(lambda s: f(x * s)))(1.0)
+        return g, x
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(work, range(8)))
+    for g, x in results:
+        # d^2/ds^2 sum sin(s x)^2 at s = 1 is sum(2 x^2 cos(2x))
+        assert g == pytest.approx(np.sum(2 * x ** 2 * np.cos(2 * x)))

@@ -12,6 +12,7 @@ sees the call too: that is how transforms compose.
 from __future__ import annotations
 
 import sys
+import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
@@ -238,15 +239,23 @@ def raise_escaped(trace: Trace) -> None:
     )
 
 
-_trace_stack: list[Trace] = []
+class _TraceStack(threading.local):
+    """The active transforms of this thread, innermost last."""
+
+    def __init__(self) -> None:
+        self.traces: list[Trace] = []
+
+
+_stack = _TraceStack()
 
 
 @contextmanager
 def new_trace(trace_type: type) -> Iterator[Any]:
-    """Push a fresh trace one level above every active one; pop it on exit."""
-    trace = trace_type(len(_trace_stack))
-    _trace_stack.append(trace)
+    """Push a fresh trace one level above every active one (in this thread); pop it on exit."""
+    traces = _stack.traces
+    trace = trace_type(len(traces))
+    traces.append(trace)
     try:
         yield trace
     finally:
-        _trace_stack.pop()
+        traces.pop()

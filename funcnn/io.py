@@ -239,6 +239,8 @@ def _encode_entry(entry: KeyEntry) -> _Entry:
 
 def _write_atomically(target: str, entries: dict[str, np.ndarray], compression: int) -> None:
     folder, base = os.path.split(target)
+    if not os.path.isdir(folder or "."):
+        raise FileNotFoundError(f"save {target}: the folder {folder!r} does not exist (create it first)")
     tmp = os.path.join(folder, f".{base}.{secrets.token_hex(6)}.tmp")
     try:
         with open(tmp, "xb") as f:

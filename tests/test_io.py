@@ -383,3 +383,9 @@ def test_malformed_structure_record_is_a_clear_error(path):
         with pytest.raises(ValueError, match="checkpoint") as info:
             io.load(path)
         assert str(path) in str(info.value)
+
+
+def test_save_into_a_missing_folder_names_the_folder(tmp_path):
+    target = tmp_path / "missing" / "ck.npz"
+    with pytest.raises(FileNotFoundError, match="missing.*does not exist"):
+        io.save(str(target), {"w": np.ones(2)})

@@ -5,7 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import math
+
 import funcnn.numpy as fnp
+from funcnn.scipy import special
 from funcnn._src import core
 from funcnn.testing import check_grads
 from funcnn.testing.strategies import arrays, broadcastable_shapes, distinct_arrays, shapes
@@ -63,6 +66,10 @@ ELEMENTWISE = [
     ("cosh", fnp.cosh, one(), np.cosh),
     ("arctan", fnp.arctan, one(), np.arctan),
     ("logistic", fnp.logistic, one(min_value=-6, max_value=6), lambda x: 1 / (1 + np.exp(-x))),
+    ("erf", special.erf, one(min_value=-3, max_value=3), np.vectorize(math.erf, otypes=[float])),
+    ("erfc", special.erfc, one(min_value=-3, max_value=3), np.vectorize(math.erfc, otypes=[float])),
+    ("ndtr", special.ndtr, one(min_value=-4, max_value=4),
+     np.vectorize(lambda v: 0.5 * math.erfc(-v / math.sqrt(2)), otypes=[float])),
     ("where", lambda x, y: fnp.where(np.arange(x.size).reshape(x.shape) % 2 == 0, x, y),
      st.tuples(arrays((2, 3)), arrays((3,))), lambda x, y: np.where(np.arange(6).reshape(2, 3) % 2 == 0, x, y)),
     ("clip", lambda x: fnp.clip(x, -0.5, 0.7), st.tuples(arrays(shapes()).filter(
@@ -187,5 +194,6 @@ def test_every_differentiable_primitive_is_in_a_table(data):
     finally:
         for cls, original in originals.items():
             cls.process = original
-    wanted = {p.name for p in core.PRIMITIVES if p.differentiable and p.module.startswith("funcnn.numpy")}
+    families = ("funcnn.numpy", "funcnn.scipy")
+    wanted = {p.name for p in core.PRIMITIVES if p.differentiable and p.module.startswith(families)}
     assert wanted <= seen, f"differentiable primitives not covered by any table: {sorted(wanted - seen)}"

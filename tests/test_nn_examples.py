@@ -1,0 +1,16 @@
+"""examples/models.py builds its two models and reports their parameter counts."""
+import pathlib
+import runpy
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_models_example_prints_parameter_counts(capsys):
+    module = runpy.run_path(str(EXAMPLES / "models.py"))
+    counts = module["main"]()
+    # MLP 784-256-128-32-10: 784*256+256 + 256*128+128 + 128*32+32 + 32*10+10
+    assert counts["mlp"] == 238_314
+    # conv 16*1*9+16, bn 2*16, conv 32*16*9+32, bn 2*32, dense 32*7*7*10+10
+    assert counts["cnn"] == 160 + 32 + 4_640 + 64 + 15_690
+    out = capsys.readouterr().out
+    assert "238,314" in out and "20,586" in out and "conv_0" in out

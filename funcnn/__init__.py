@@ -3,7 +3,12 @@
 >>> import numpy as np, funcnn as fn, funcnn.numpy as fnp
 >>> fn.grad(lambda w: fnp.sum(w ** 2))(np.array([1.0, -2.0]))
 array([ 2., -4.])
+
+Submodules (``funcnn.nn``, ``funcnn.optim``, ...) are imported on first use.
 """
+import importlib
+from typing import Any
+
 from funcnn import numpy, tree_util
 from funcnn._src.api import grad, hessian, jacfwd, jacrev, jvp, stop_gradient, value_and_grad, vjp
 from funcnn._src.config import config
@@ -11,7 +16,16 @@ from funcnn._src.custom import custom_vjp
 
 __version__ = "0.1.0"
 
+_SUBMODULES = ("data", "io", "lax", "losses", "metrics", "nn", "optim", "random", "scipy", "testing", "train",
+               "tree")
+
 __all__ = [
     "config", "custom_vjp", "grad", "hessian", "jacfwd", "jacrev", "jvp", "numpy", "stop_gradient",
-    "tree_util", "value_and_grad", "vjp",
+    "tree_util", "value_and_grad", "vjp", *_SUBMODULES,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"funcnn.{name}")
+    raise AttributeError(f"module 'funcnn' has no attribute {name!r}")

@@ -4,8 +4,8 @@ Forward values against a direct loop over output positions and kernel taps, deri
 to order 2 in both modes against finite differences, PyTorch as a peer oracle when it is
 installed, input checking, dtypes and memory.
 """
+import contextlib
 import itertools
-import math
 import tracemalloc
 
 import numpy as np
@@ -17,7 +17,7 @@ import funcnn as fn
 import funcnn.numpy as fnp
 from funcnn import lax
 from funcnn._src.core import Primitive
-from funcnn.lax import _conv, _pool
+from funcnn.lax import _conv, _conv_kernels, _parallel, _pool
 from funcnn.nn._conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 from funcnn.testing import check_grads
 
@@ -126,6 +126,56 @@ def test_float32_stays_float32(config, data):
     check_grads(f, (x, w), order=1, modes=("fwd", "rev"), eps=1e-3)
 
 
+def fold_where_possible(lhs, rhs, strides, padding, lhs_dilation, rhs_dilation):
+    return "fold" if all(s == 1 for s in strides) and all(d == 1 for d in lhs_dilation) else "unfold"
+
+
+# module attributes of the kernels to override: each row forces a path the cost model and the
+# sizes used in tests would not otherwise take
+PLANS = [
+    ("unfold", _conv_kernels, dict(choose=lambda *args: "unfold")),
+    ("fold", _conv_kernels, dict(choose=fold_where_possible)),
+    ("padded_windows", _conv_kernels, dict(_MAX_GATHERED_TAPS=0)),
+    ("tiny_blocks", _conv_kernels, dict(_BLOCK_BYTES=64)),
+    ("threads", _parallel, dict(PARALLEL_BYTES=0, threads=lambda: 3)),
+]
+
+
+@contextlib.contextmanager
+def overridden(module, values):
+    saved = {name: getattr(module, name) for name in values}
+    for name, value in values.items():
+        setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(module, name, value)
+
+
+@pytest.mark.parametrize("name, module, values", PLANS, ids=[row[0] for row in PLANS])
+@given(config=conv_configs(max_nsp=2), channels_last=st.booleans(), data=st.data())
+def test_every_plan_matches_reference(name, module, values, config, channels_last, data):
+    """Each way of computing a convolution (and its derivatives), on inputs in either layout."""
+    x, w = draw_operands(data, config)
+    if channels_last:  # the same values, laid out with the channels innermost
+        x = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
+    expected = reference_conv(x, w, config["window_strides"], config["padding"], config["lhs_dilation"],
+                              config["rhs_dilation"], config["feature_group_count"])
+    with overridden(module, values):
+        np.testing.assert_allclose(conv_of(config)(x, w), expected, rtol=1e-12, atol=1e-12)
+        check_grads(conv_of(config), (x, w), order=1, modes=("fwd", "rev"))
+
+
+def test_a_large_kernel():
+    rng = np.random.default_rng(8)
+    x, w = rng.standard_normal((2, 2, 12, 11)), rng.standard_normal((3, 2, 9, 10))  # 90 taps
+    f = lambda x, w: lax.conv_general_dilated(x, w, (1, 1), ((1, 2), (0, 3)))
+    expected = reference_conv(x, w, (1, 1), [(1, 2), (0, 3)], (1, 1), (1, 1), 1)
+    np.testing.assert_allclose(f(x, w), expected, rtol=1e-12, atol=1e-12)
+    check_grads(f, (x, w), order=1)
+
+
 def test_one_by_one_kernel_is_a_matmul():
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((6, 3, 1, 1))
@@ -165,10 +215,42 @@ def test_every_derivative_is_a_convolution():
 
 
 def test_every_lax_primitive_is_exercised():
-    """Each primitive of funcnn.lax runs under both transforms in this file's or test_pool.py's tests."""
-    defined = {v.name for m in (_conv, _pool) for v in vars(m).values() if isinstance(v, Primitive)}
-    assert defined == {"conv_general_dilated", "window_sum", "window_sum_transpose", "max_pool", "pool_gather",
-                       "pool_scatter"}, f"update the tests for new primitives: {sorted(defined)}"
+    """Each differentiable primitive of funcnn.lax runs under both transforms, as the derivative
+    checks of this file and test_pool.py make it run."""
+    from funcnn._src import core
+    from funcnn._src.forward import ForwardTrace
+    from funcnn._src.reverse import ReverseTrace
+
+    seen = set()
+    originals = {cls: cls.process for cls in (ForwardTrace, ReverseTrace)}
+
+    def recording(original):
+        def process(self, prim, args, params):
+            seen.add((type(self), prim.name))
+            return original(self, prim, args, params)
+        return process
+
+    rng = np.random.default_rng(9)
+    x, w = rng.standard_normal((1, 2, 5, 5)), rng.standard_normal((2, 2, 3, 3))
+    calls = [lambda x: lax.conv_general_dilated(x, w, (1, 1), "SAME"), lambda x: lax.max_pool(x, (2, 2)),
+             lambda x: lax.avg_pool(x, (2, 2))]
+    for cls, original in originals.items():
+        cls.process = recording(original)
+    try:
+        for f in calls:  # second order reaches the rules' primitives; traced (co)tangents, their transposes
+            check_grads(f, (x,), order=2, modes=("fwd", "rev"))
+            v = rng.standard_normal(np.shape(f(x)))
+            check_grads(lambda v: fn.vjp(f, x)[1](v)[0], (v,), order=2, modes=("fwd", "rev"))
+            check_grads(lambda t: fn.jvp(f, (x,), (t,))[1], (x,), order=2, modes=("fwd", "rev"))
+    finally:
+        for cls, original in originals.items():
+            cls.process = original
+    wanted = {p.name for p in core.PRIMITIVES if p.differentiable and p.module.startswith("funcnn.lax")}
+    assert wanted == {"conv_general_dilated", "window_sum", "window_sum_transpose", "max_pool", "pool_gather",
+                      "pool_scatter"}, f"new lax primitives need tests: {sorted(wanted)}"
+    for cls in (ForwardTrace, ReverseTrace):
+        missing = {name for name in wanted if (cls, name) not in seen}
+        assert not missing, f"not run under {cls.__name__}: {sorted(missing)}"
 
 
 # --- the nn wrappers ----------------------------------------------------------------------------
@@ -287,8 +369,7 @@ def test_conv_transpose2d_matches_torch(stride, padding, dilation, groups, size,
 def test_float32_matches_torch():
     F = pytest.importorskip("torch.nn.functional")
     rng = np.random.default_rng(6)
-    arrays = [rng.standard_normal((4, 6, 9, 8)).astype(np.float32), rng.standard_normal((8, 3, 3, 3)).astype(np.float32),
-              rng.standard_normal(8).astype(np.float32)]
+    arrays = [rng.standard_normal(shape).astype(np.float32) for shape in ((4, 6, 9, 8), (8, 3, 3, 3), (8,))]
     kw = dict(stride=(2, 1), padding=1, groups=2)
     assert_same_as_torch(lambda *a: conv2d(*a, **kw), lambda *a: F.conv2d(*a, **kw), arrays, rtol=1e-4, atol=1e-4)
 

@@ -170,8 +170,10 @@ def test_1d_and_3d_pools_match_torch():
     rng = np.random.default_rng(4)
     x1, x3 = np.round(rng.standard_normal((2, 3, 9))), rng.standard_normal((1, 2, 5, 4, 6))
     compare_with_torch(lambda x: max_pool1d(x, 3, 2, 1), lambda x: F.max_pool1d(x, 3, 2, 1), x1)
-    compare_with_torch(lambda x: avg_pool1d(x, 2, 1, 1, False), lambda x: F.avg_pool1d(x, 2, 1, 1, count_include_pad=False), x1)
-    compare_with_torch(lambda x: max_pool3d(x, (2, 3, 2), 1, (1, 1, 0)), lambda x: F.max_pool3d(x, (2, 3, 2), 1, (1, 1, 0)), x3)
+    compare_with_torch(lambda x: avg_pool1d(x, 2, 1, 1, False),
+                       lambda x: F.avg_pool1d(x, 2, 1, 1, count_include_pad=False), x1)
+    compare_with_torch(lambda x: max_pool3d(x, (2, 3, 2), 1, (1, 1, 0)),
+                       lambda x: F.max_pool3d(x, (2, 3, 2), 1, (1, 1, 0)), x3)
     compare_with_torch(lambda x: avg_pool3d(x, 2, padding=1), lambda x: F.avg_pool3d(x, 2, padding=1), x3)
 
 

@@ -71,14 +71,11 @@ def _rhs_padding(in_sizes: Sequence[int], kernel: Sequence[int], out_sizes: Sequ
     return tuple(pairs)
 
 
-def _geometry(lhs: Any, rhs: Any, ans: Any) -> tuple:
-    return shape_of(lhs)[3:], shape_of(rhs)[3:], shape_of(ans)[3:]
-
-
 def _lhs_vjp(ans: Any, lhs: Any, rhs: Any, *, strides: tuple, padding: Pairs, lhs_dilation: tuple,
              rhs_dilation: tuple, **_: Any) -> Any:
     nsp = ndim_of(rhs) - 3
-    pads = _lhs_padding(*_geometry(lhs, rhs, ans), strides, padding, lhs_dilation, rhs_dilation)
+    pads = _lhs_padding(shape_of(lhs)[3:], shape_of(rhs)[3:], shape_of(ans)[3:], strides, padding, lhs_dilation,
+                        rhs_dilation)
 
     def vjp(g: Any) -> Any:
         kernel = flip(swapaxes(rhs, 1, 2), tuple(range(3, 3 + nsp)))
@@ -89,7 +86,8 @@ def _lhs_vjp(ans: Any, lhs: Any, rhs: Any, *, strides: tuple, padding: Pairs, lh
 
 def _rhs_vjp(ans: Any, lhs: Any, rhs: Any, *, strides: tuple, padding: Pairs, lhs_dilation: tuple,
              rhs_dilation: tuple, keep: Keep | None = None, **_: Any) -> Any:
-    pads = _rhs_padding(*_geometry(lhs, rhs, ans), strides, padding, lhs_dilation, rhs_dilation)
+    pads = _rhs_padding(shape_of(lhs)[3:], shape_of(rhs)[3:], shape_of(ans)[3:], strides, padding, lhs_dilation,
+                        rhs_dilation)
     # the forward's unfolded input serves this convolution only while lhs is a constant here
     unfolded = keep.take() if keep is not None and not isinstance(lhs, Tracer) else None
 

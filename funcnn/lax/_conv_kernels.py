@@ -4,41 +4,50 @@ Everything works on the group-batched layout of ``_conv.py``: ``lhs`` of shape
 ``(G, B, F, *S)`` (groups, batch, features), ``rhs`` of shape ``(G, O, F, *K)``, result
 ``(G, B, O, *S_out)``:
 
-    out[g, b, o, P] = sum over f, T of xp[g, b, f, P * stride + T * dilation] * rhs[g, o, f, T]
+    out[g, b, o, P] = sum over f, T of x[g, b, f, P * stride + T * dilation - low] * rhs[g, o, f, T]
 
-where ``xp`` is the input dilated and padded. Two ways to evaluate it, picked per call
-by the memory traffic they need (the flops are the same):
+where ``x`` is the input after any input dilation, and positions outside it (the
+padding) hold zeros. Two plans compute it, picked per call by a cost model
+(:func:`choose`); the flops are nearly the same, the memory traffic is not:
 
 * **unfold** (im2col): copy every window into a matrix of positions by ``F * K`` values
-  and do one GEMM per group. The copy runs along whichever axis is contiguous in the
-  input, so the result comes out in the input's layout; it is built and multiplied in
-  blocks that stay in cache, and each block's copy is split across threads (NumPy
-  releases the GIL while copying).
+  and do one GEMM per group. The copy is gathered tap by tap from the unpadded input,
+  laid out so its innermost axis is contiguous in the input (the result comes out in
+  the input's layout), and built and multiplied in blocks of a few megabytes that stay
+  in cache.
 * **fold** (GEMM, then col2im): one GEMM gives every input position's product with every
   kernel tap, ``O * K`` values per position; shifted slices of it, one per tap, add up to
-  the output. It wins when the output has fewer features than the input (the
+  the output. It wins when the output has far fewer features than the input (the
   input-gradient of a convolution with few input channels).
 
 Neither loops in Python over batch, channels or positions: ``unfold`` loops over blocks
-of a few megabytes, ``fold`` over the kernel taps.
+and kernel taps, ``fold`` over batch blocks and taps. The copies and adds are split
+across threads (:mod:`funcnn.lax._parallel`); the GEMMs use the BLAS library's threads.
 
-A forward pass asked to ``keep`` its unfolded input builds it whole and leaves it in
-the :class:`Keep`; the kernel-gradient convolution then reuses it (``unfolded=``) and is
-a single GEMM. Nothing else outlives a call but its result.
+A forward pass asked to ``keep`` its unfolded input builds it in one block and leaves it
+in the :class:`Keep`; the kernel-gradient convolution then reuses it (``unfolded=``) and
+is a single GEMM. Nothing else outlives a call but its result.
 """
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from typing import NamedTuple, Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from funcnn.lax._parallel import parallel_add, parallel_copy
+from funcnn.lax._parallel import parallel_add, parallel_copy, parallel_ranges
 from funcnn.lax._windows import dilate_pad, dilated_size, out_size
 
 # Unfolded copies are built and multiplied in blocks of about this many bytes.
-_BLOCK_BYTES = 8 << 20
+_BLOCK_BYTES = 4 << 20
+# Windows of kernels with more taps than this are copied from a padded input in one go.
+_MAX_GATHERED_TAPS = 64
+# Costs of moving one value, in multiply-adds of a float32 GEMM (measured on a 2-core x86 machine):
+# a strided gather into an unfolded copy, a GEMM's write of a product, an add of a product.
+_GATHER_COST, _WRITE_COST, _ADD_COST = 15, 20, 25
 
 
 class Unfolded(NamedTuple):
@@ -83,39 +92,103 @@ def conv(lhs: np.ndarray, rhs: np.ndarray, strides: Sequence[int], padding: Sequ
     rhs = np.asarray(rhs, dtype=dtype)
     if unfolded is not None:
         return kernel_gradient(unfolded, rhs)
-    xp = dilate_pad(np.asarray(lhs, dtype=dtype), 3, lhs_dilation, padding)
-    if choose(xp, rhs, strides, lhs_dilation) == "fold":
-        return fold(xp, rhs, rhs_dilation)
-    return unfold(windows(xp, rhs.shape[3:], strides, rhs_dilation), rhs, keep)
+    lhs = np.asarray(lhs, dtype=dtype)
+    if choose(lhs, rhs, strides, padding, lhs_dilation, rhs_dilation) == "fold":
+        return fold(lhs, rhs, padding, rhs_dilation)
+    return unfold(Windows(lhs, rhs.shape[3:], strides, padding, lhs_dilation, rhs_dilation), rhs, keep)
 
 
-def choose(xp: np.ndarray, rhs: np.ndarray, strides: Sequence[int], lhs_dilation: Sequence[int]) -> str:
-    """``"fold"`` or ``"unfold"``: whichever moves less memory for this geometry.
+def choose(lhs: np.ndarray, rhs: np.ndarray, strides: Sequence[int], padding: Sequence[tuple[int, int]],
+           lhs_dilation: Sequence[int], rhs_dilation: Sequence[int]) -> str:
+    """``"fold"`` or ``"unfold"``, by a cost model counted in multiply-adds.
 
-    Unfolding copies ``F * K`` values per output position; folding writes ``O * K`` products
-    per input position and adds them back, so it pays when ``F > O``. It only applies with
-    stride 1 and no input dilation, where input and output positions nearly coincide.
+    Per kernel tap, unfolding gathers ``F`` values for each output position and multiplies
+    them by ``O`` features; folding multiplies ``F`` values by ``O`` features at each
+    input position, writes the ``O`` products, and adds ``O`` of them back for each
+    output position. Folding needs stride 1 and no input dilation.
     """
     if any(s != 1 for s in strides) or any(d != 1 for d in lhs_dilation):
         return "unfold"
-    return "fold" if rhs.shape[2] > rhs.shape[1] else "unfold"
+    padded = [n + lo + hi for n, (lo, hi) in zip(lhs.shape[3:], padding)]
+    n_in = math.prod(lhs.shape[3:])
+    n_out = math.prod(out_size(p, dilated_size(k, d), 1) for p, k, d in zip(padded, rhs.shape[3:], rhs_dilation))
+    feats, out_feats = rhs.shape[2], rhs.shape[1]
+    unfold_cost = n_out * feats * (out_feats + _GATHER_COST)
+    fold_cost = n_in * out_feats * (feats + _WRITE_COST) + n_out * out_feats * _ADD_COST
+    return "fold" if fold_cost < unfold_cost else "unfold"
 
 
-def windows(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
-            dilation: Sequence[int]) -> np.ndarray:
-    """The read-only view ``(G, B, F, *S_out, *K)`` of every window of the padded input ``xp``."""
-    steps = xp.strides[3:]
-    sizes = tuple(out_size(p, dilated_size(k, d), s) for p, k, d, s in zip(xp.shape[3:], kernel, dilation, strides))
-    return as_strided(xp, shape=xp.shape[:3] + sizes + tuple(kernel),
-                      strides=xp.strides[:3] + tuple(st * s for st, s in zip(steps, strides))
-                      + tuple(st * d for st, d in zip(steps, dilation)), writeable=False)
+class Windows:
+    """Every window of an input, ``(G, B, F, *S_out, *K)``, copied out a block at a time.
+
+    With a few kernel taps, windows are gathered tap by tap straight from the input:
+    each tap's values for the output positions whose window reaches inside the input are
+    one strided copy, and positions whose window hangs over the padding get zeros, so
+    the input is never padded. With many taps (a kernel-gradient convolution, whose
+    "kernel" is an output cotangent) the input is padded once and each block is one
+    strided copy of a view of it. A dilated input is always dilated and padded first.
+    ``shape`` and ``strides`` describe the windows as a view of the padded input.
+    """
+
+    def __init__(self, lhs: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
+                 padding: Sequence[tuple[int, int]], lhs_dilation: Sequence[int], dilation: Sequence[int]) -> None:
+        self.steps, self.dilation, self.kernel = tuple(strides), tuple(dilation), tuple(kernel)
+        if any(d > 1 for d in lhs_dilation) or math.prod(kernel) > _MAX_GATHERED_TAPS:
+            lhs = dilate_pad(lhs, 3, lhs_dilation, padding)
+            padding = [(0, 0)] * len(kernel)
+        self.x, self.padding = lhs, tuple(padding)
+        sizes = tuple(out_size(n + lo + hi, dilated_size(k, d), s)
+                      for n, (lo, hi), k, d, s in zip(lhs.shape[3:], padding, kernel, dilation, strides))
+        self.shape = lhs.shape[:3] + sizes + self.kernel
+        spatial = lhs.strides[3:]
+        self.strides = (lhs.strides[:3] + tuple(st * s for st, s in zip(spatial, strides))
+                        + tuple(st * d for st, d in zip(spatial, dilation)))
+        self.dtype = lhs.dtype
+
+    def copy_into(self, dst: np.ndarray, axis: int, start: int, stop: int) -> None:
+        """Fill ``dst``, of shape ``shape`` but for indices ``start:stop`` along ``axis``."""
+        nsp = len(self.kernel)
+        ranges = [range(n) for n in self.shape]
+        ranges[axis] = range(start, stop)
+        if math.prod(self.kernel) > _MAX_GATHERED_TAPS:
+            view = as_strided(self.x, shape=self.shape, strides=self.strides, writeable=False)
+            parallel_copy(dst, view[tuple(slice(r.start, r.stop) for r in ranges)])
+            return
+        taps = list(itertools.product(*ranges[3 + nsp:]))
+
+        def work(first: int, last: int) -> None:
+            for tap in taps[first:last]:
+                self._copy_tap(dst, tap, ranges)
+
+        parallel_ranges(len(taps), work, dst.nbytes)
+
+    def _copy_tap(self, dst: np.ndarray, tap: tuple, ranges: list) -> None:
+        nsp = len(self.kernel)
+        here = dst[(slice(None),) * (3 + nsp) + tuple(t - r.start for t, r in zip(tap, ranges[3 + nsp:]))]
+        src = [slice(None), slice(ranges[1].start, ranges[1].stop), slice(ranges[2].start, ranges[2].stop)]
+        inside = []
+        for i, (t, s, d, (lo, _), n) in enumerate(zip(tap, self.steps, self.dilation, self.padding, self.x.shape[3:])):
+            held = ranges[3 + i]
+            offset = t * d - lo  # output position p reads input index p * s + offset
+            first = max(held.start, -(offset // s))
+            last = min(held.stop, -((offset - n) // s))
+            if first >= last:  # this tap only ever sees padding here
+                here[...] = 0
+                return
+            src.append(slice(first * s + offset, (last - 1) * s + offset + 1, s))
+            inside.append(slice(first - held.start, last - held.start))
+        np.copyto(here[(slice(None),) * 3 + tuple(inside)], self.x[tuple(src)])
+        for i, span in enumerate(inside):  # zeros where the window hangs over the padding
+            before = (slice(None),) * (3 + i)
+            here[before + (slice(0, span.start),)] = 0
+            here[before + (slice(span.stop, None),)] = 0
 
 
 # --- unfold: im2col and GEMMs ---------------------------------------------------------------
 
 
-def unfold(win: np.ndarray, rhs: np.ndarray, keep: Keep | None = None) -> np.ndarray:
-    """``out[g, b, o, P] = sum(win[g, b, f, P, T] * rhs[g, o, f, T])`` through unfolded copies.
+def unfold(win: Windows, rhs: np.ndarray, keep: Keep | None = None) -> np.ndarray:
+    """``out[g, b, o, P] = sum(windows[g, b, f, P, T] * rhs[g, o, f, T])`` through unfolded copies.
 
     The windows' axes split into output positions ``(b, *P)`` and the contracted
     ``(f, *T)``. The unfolded matrix is laid out so its innermost axis is the one with the
@@ -125,7 +198,8 @@ def unfold(win: np.ndarray, rhs: np.ndarray, keep: Keep | None = None) -> np.nda
     split the contraction and their products add up. With ``keep`` there is one block.
     """
     nsp = rhs.ndim - 3
-    groups, out_feats = win.shape[0], rhs.shape[1]
+    shape, itemsize = win.shape, win.dtype.itemsize
+    groups, out_feats = shape[0], rhs.shape[1]
     positions = [1] + list(range(3, 3 + nsp))
     contracted = [2] + list(range(3 + nsp, 3 + 2 * nsp))
     inner = max(positions + contracted, key=lambda ax: (_run(win, ax), ax in contracted))
@@ -136,29 +210,29 @@ def unfold(win: np.ndarray, rhs: np.ndarray, keep: Keep | None = None) -> np.nda
     else:
         pos_axes, con_axes = _memory_sorted(win, positions), _memory_sorted(win, contracted, last=inner)
         order = pos_axes + con_axes
-    n_pos = math.prod(win.shape[a] for a in pos_axes)
+    n_pos = math.prod(shape[a] for a in pos_axes)
     kernel_axes = [a - nsp if a >= 3 + nsp else a for a in con_axes]  # window axis -> kernel axis
     kernel = _kernel_matrix(rhs, kernel_axes, positions_last)
     out = np.empty((groups, out_feats, n_pos) if positions_last else (groups, n_pos, out_feats), dtype=win.dtype)
     accumulate = keep is None and n_pos < kernel[0].size // out_feats
     split = con_axes if accumulate else pos_axes
-    lead = next((i for i, a in enumerate(split) if win.shape[a] > 1), 0)
-    per_index = math.prod(win.shape[a] for a in split[lead + 1:])  # matrix entries per index of the split axis
-    extent = win.shape[split[lead]]
-    row_bytes = win.itemsize * win.size // extent
-    step = extent if keep is not None else max(1, min(extent, _BLOCK_BYTES // max(row_bytes, 1)))
-    source = win.transpose([0] + order)
-    buf_axis = 1 + order.index(split[lead])
+    lead = next((i for i, a in enumerate(split) if shape[a] > 1), 0)
+    axis = split[lead]
+    per_index = math.prod(shape[a] for a in split[lead + 1:])  # matrix entries per index of the split axis
+    row_bytes = itemsize * math.prod(shape) // shape[axis]
+    step = shape[axis] if keep is not None else max(1, min(shape[axis], _BLOCK_BYTES // max(row_bytes, 1)))
+    to_windows = np.argsort([0] + order)  # block axes -> window axes
     n_rows = len(con_axes) if positions_last else len(pos_axes)
     scratch = None
-    for start in range(0, extent, step):
-        stop = min(start + step, extent)
-        part = source[(slice(None),) * buf_axis + (slice(start, stop),)]
-        if scratch is None or scratch.size < part.size:
-            scratch = np.empty(part.size, dtype=win.dtype)
-        block = scratch[:part.size].reshape(part.shape)
-        parallel_copy(block, part)
-        mat = block.reshape(groups, math.prod(part.shape[1:1 + n_rows]), -1)
+    for start in range(0, shape[axis], step):
+        stop = min(start + step, shape[axis])
+        block_shape = tuple(stop - start if a == axis else shape[a] for a in [0] + order)
+        size = math.prod(block_shape)
+        if scratch is None or scratch.size < size:
+            scratch = np.empty(size, dtype=win.dtype)
+        block = scratch[:size].reshape(block_shape)
+        win.copy_into(block.transpose(to_windows), axis, start, stop)
+        mat = block.reshape(groups, math.prod(block_shape[1:1 + n_rows]), -1)
         flat = slice(start * per_index, stop * per_index)
         if accumulate:
             k_part = kernel[:, :, flat] if positions_last else kernel[:, flat]
@@ -173,8 +247,8 @@ def unfold(win: np.ndarray, rhs: np.ndarray, keep: Keep | None = None) -> np.nda
             np.matmul(mat, kernel, out=out[:, flat])
     if keep is not None:
         keep.unfolded = Unfolded(mat, positions_last, tuple(pos_axes), tuple(kernel_axes),
-                                 tuple(win.shape[a] for a in con_axes))
-    sizes = tuple(win.shape[a] for a in pos_axes)
+                                 tuple(shape[a] for a in con_axes))
+    sizes = tuple(shape[a] for a in pos_axes)
     if positions_last:
         return out.reshape((groups, out_feats) + sizes).transpose(np.argsort([0, 2] + pos_axes))
     return out.reshape((groups,) + sizes + (out_feats,)).transpose(np.argsort([0] + pos_axes + [2]))
@@ -207,12 +281,13 @@ def kernel_gradient(unfolded: Unfolded, cotangent_t: np.ndarray) -> np.ndarray:
     return grad.transpose(np.argsort([0, 1] + list(unfolded.con_axes))).swapaxes(1, 2)
 
 
-def _run(win: np.ndarray, axis: int) -> int:
+def _run(win: Windows, axis: int) -> int:
     """How many elements a copy along ``axis`` reads contiguously."""
-    return win.shape[axis] if win.shape[axis] > 1 and abs(win.strides[axis]) == win.itemsize else 1
+    n = win.shape[axis]
+    return n if n > 1 and abs(win.strides[axis]) == win.dtype.itemsize else 1
 
 
-def _memory_sorted(win: np.ndarray, axes: list[int], last: int | None = None) -> list[int]:
+def _memory_sorted(win: Windows, axes: list[int], last: int | None = None) -> list[int]:
     """``axes`` from the slowest-varying in the input to the fastest, with ``last`` forced last."""
     ordered = sorted((a for a in axes if a != last), key=lambda a: -abs(win.strides[a]))
     return ordered + ([last] if last is not None else [])
@@ -221,29 +296,58 @@ def _memory_sorted(win: np.ndarray, axes: list[int], last: int | None = None) ->
 # --- fold: one GEMM, then a shifted sum over the taps ------------------------------------------
 
 
-def fold(xp: np.ndarray, rhs: np.ndarray, dilation: Sequence[int]) -> np.ndarray:
-    """Stride-1 convolution as ``Y = rhs (K*O, F) @ xp (F, B*positions)``, then ``out = sum over
-    taps T`` of ``Y[T]`` shifted by ``T * dilation``.
+def fold(lhs: np.ndarray, rhs: np.ndarray, padding: Sequence[tuple[int, int]],
+         dilation: Sequence[int]) -> np.ndarray:
+    """Stride-1 convolution as products ``Y = rhs (K*O, F) @ lhs (F, positions)``, then
+    ``out = sum over taps T`` of ``Y[T]`` shifted by ``T * dilation - low`` (parts shifted
+    outside the input are the padding, and add nothing).
 
-    The input is laid out features-first, ``(G, F, B, *S)`` (one copy unless it already is), so
-    that each group is one GEMM; the result comes out ``(G, O, B, *S_out)`` in memory.
+    The input is used unpadded. Batch elements go through in blocks of about
+    ``_BLOCK_BYTES`` of products: each block is copied features-first, ``(G, F, b, *S)``,
+    so that it is one GEMM per group, and its taps are added up a range of output
+    features per thread.
     """
-    groups, batch, feats = xp.shape[:3]
-    spatial, kernel = xp.shape[3:], rhs.shape[3:]
-    taps, out_feats = math.prod(kernel), rhs.shape[1]
-    out_sp = tuple(out_size(p, dilated_size(k, d), 1) for p, k, d in zip(spatial, kernel, dilation))
+    groups, batch, feats = lhs.shape[:3]
+    spatial, kernel = lhs.shape[3:], rhs.shape[3:]
+    taps, out_feats, n_in = math.prod(kernel), rhs.shape[1], math.prod(lhs.shape[3:])
+    out_sp = tuple(out_size(n + lo + hi, dilated_size(k, d), 1)
+                   for n, (lo, hi), k, d in zip(spatial, padding, kernel, dilation))
     kernel_mat = np.ascontiguousarray(np.moveaxis(rhs.reshape(groups, out_feats, feats, taps), 3, 1))
-    features_first = xp.transpose((0, 2, 1) + tuple(range(3, xp.ndim)))
-    if not features_first[0].flags.c_contiguous:
-        copy = np.empty(features_first.shape, dtype=xp.dtype)
-        parallel_copy(copy, features_first)
-        features_first = copy
-    products = np.matmul(kernel_mat.reshape(groups, taps * out_feats, feats),
-                         features_first.reshape(groups, feats, -1))
-    products = products.reshape((groups, taps, out_feats, batch) + spatial)
-    out = np.empty((groups, out_feats, batch) + out_sp, dtype=xp.dtype)
-    for t, tap in enumerate(np.ndindex(*kernel)):
-        index = (slice(None), t, slice(None), slice(None)) + tuple(
-            slice(i * d, i * d + m) for i, d, m in zip(tap, dilation, out_sp))
-        (parallel_copy if t == 0 else parallel_add)(out, products[index])
-    return out.swapaxes(1, 2)
+    kernel_mat = kernel_mat.reshape(groups, taps * out_feats, feats)
+    out = np.zeros((groups, batch, out_feats) + out_sp, dtype=lhs.dtype)
+    shifts = [_overlap(tap, dilation, padding, spatial, out_sp) for tap in np.ndindex(*kernel)]
+    step = max(1, min(batch, _BLOCK_BYTES // max(1, groups * taps * out_feats * n_in * lhs.itemsize)))
+    for start in range(0, batch, step):
+        images = slice(start, min(batch, start + step))
+        count = images.stop - start
+        source = np.empty((groups, feats, count) + spatial, dtype=lhs.dtype)
+        parallel_copy(source, lhs[:, images].swapaxes(1, 2))
+        products = np.matmul(kernel_mat, source.reshape(groups, feats, -1))
+        products = products.reshape((groups, taps, out_feats, count) + spatial)
+        target = out[:, images]
+        parallel_ranges(out_feats, functools.partial(_add_taps, target, products, shifts), target.nbytes)
+    return out
+
+
+def _add_taps(target: np.ndarray, products: np.ndarray, shifts: list, first: int, last: int) -> None:
+    """``target (G, b, O, *S_out)`` += each tap's products ``(G, K, O, b, *S)``, shifted, for
+    output features ``first:last``."""
+    for t, (dst, src) in enumerate(shifts):
+        if dst is not None:
+            view = target[(slice(None), slice(None), slice(first, last)) + dst]
+            view += products[(slice(None), t, slice(first, last), slice(None)) + src].swapaxes(1, 2)
+
+
+def _overlap(tap: tuple, dilation: Sequence[int], padding: Sequence[tuple[int, int]], spatial: Sequence[int],
+             out_sp: Sequence[int]) -> tuple:
+    """For one tap: the output slice that reads inside the input, and the input slice it reads
+    (``(None, None)`` when the tap only ever meets padding)."""
+    dst, src = [], []
+    for t, d, (lo, _), n, m in zip(tap, dilation, padding, spatial, out_sp):
+        offset = t * d - lo  # output position p reads input position p + offset
+        first, last = max(0, -offset), min(m, n - offset)
+        if first >= last:
+            return None, None
+        dst.append(slice(first, last))
+        src.append(slice(first + offset, last + offset))
+    return tuple(dst), tuple(src)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 # Below this many bytes an operation runs on the calling thread alone.
-_PARALLEL_BYTES = 1 << 20
+PARALLEL_BYTES = 2 << 20
 
 _executor: ThreadPoolExecutor | None = None
 _executor_pid = -1
@@ -45,7 +45,7 @@ def _split(dst: np.ndarray, pieces: int) -> tuple[int, list[slice]] | None:
 
 def _in_parallel(op: Callable[[np.ndarray, Any], Any], dst: np.ndarray, src: Any) -> None:
     pieces = threads()
-    split = _split(dst, pieces) if pieces > 1 and dst.nbytes >= _PARALLEL_BYTES else None
+    split = _split(dst, pieces) if pieces > 1 and dst.nbytes >= PARALLEL_BYTES else None
     if split is None:
         op(dst, src)
         return
@@ -66,3 +66,14 @@ def parallel_copy(dst: np.ndarray, src: Any) -> None:
 def parallel_add(dst: np.ndarray, src: np.ndarray) -> None:
     """``dst += src``, split across the worker threads when large."""
     _in_parallel(lambda d, s: np.add(d, s, out=d), dst, src)
+
+
+def parallel_ranges(total: int, work: Callable[[int, int], Any], nbytes: int) -> None:
+    """``work(start, stop)`` over ``[0, total)``, cut into one range per thread when the work
+    touches ``nbytes`` of at least ``PARALLEL_BYTES``."""
+    pieces = min(threads(), total) if nbytes >= PARALLEL_BYTES else 1
+    bounds = [total * i // pieces for i in range(pieces + 1)]
+    futures = [_pool().submit(work, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
+    work(bounds[0], bounds[1])
+    for f in futures:
+        f.result()

@@ -257,5 +257,5 @@ def avg_pool(x: Any, window: Sequence[int], strides: Sequence[int] | None = None
         return multiply(total, np.asarray(1.0 / math.prod(window), dtype=dtype))
     nsp = len(window)
     ones = np.ones(shape_of(x)[-nsp:], dtype=dtype)
-    counts = _window_sum_impl(ones, window=window, strides=strides, padding=pads)
+    counts = _window_sum_impl(ones, window=tuple(window), strides=tuple(strides), padding=pads)
     return multiply(total, (1.0 / counts).astype(dtype))

@@ -56,11 +56,9 @@ def resolve_padding(padding: Padding, sizes: Sequence[int], spans: Sequence[int]
         if mode == "VALID":
             return ((0, 0),) * n
         if mode == "SAME":
-            pairs = []
-            for size, span, stride in zip(sizes, spans, strides):
-                total = max((-(-size // stride) - 1) * stride + span - size, 0)
-                pairs.append((total // 2, total - total // 2))
-            return tuple(pairs)
+            totals = [max((-(-size // stride) - 1) * stride + span - size, 0)
+                      for size, span, stride in zip(sizes, spans, strides)]
+            return tuple((total // 2, total - total // 2) for total in totals)
         raise ValueError(f"{fn}: padding must be 'SAME', 'VALID' or (low, high) pairs; got {padding!r}")
     try:
         pairs = tuple((int(lo), int(hi)) for lo, hi in padding)
@@ -83,35 +81,38 @@ def check_spans(fn: str, what: str, padded: Sequence[int], spans: Sequence[int],
 
 
 def dilate_pad(x: np.ndarray, first: int, dilation: Sequence[int], padding: Sequence[tuple[int, int]],
-               fill: Any = 0) -> np.ndarray:
+               fill: Any = 0, order: Sequence[int] | None = None) -> np.ndarray:
     """``x`` with axes ``first, first+1, ...`` dilated (``fill`` between elements) then padded with
-    ``fill`` (negative padding crops). Returns ``x`` itself when there is nothing to do."""
+    ``fill`` (negative padding crops). Returns ``x`` itself when there is nothing to do.
+
+    The new array's axes are laid out in memory as ``x``'s are, or in ``order`` (slowest first).
+    """
     if all(d == 1 for d in dilation) and all(lo == 0 and hi == 0 for lo, hi in padding):
         return x
     lead = x.shape[:first]
     sizes = [dilated_size(n, d) for n, d in zip(x.shape[first:], dilation)]
     grown = [n + max(lo, 0) + max(hi, 0) for n, (lo, hi) in zip(sizes, padding)]
-    out = alloc_like(x, lead + tuple(grown))
+    out = alloc_like(x, lead + tuple(grown), fill, order)
     inner = tuple(slice(max(lo, 0), max(lo, 0) + n) for n, (lo, _) in zip(sizes, padding))
-    if any(d > 1 for d in dilation):
-        parallel_copy(out, fill)
-    else:  # only the margins need the fill
-        for axis, (span, g) in enumerate(zip(inner, grown)):
-            for margin in (slice(0, span.start), slice(span.stop, g)):
-                out[(Ellipsis,) + (slice(None),) * axis + (margin,) + (slice(None),) * (len(grown) - axis - 1)] = fill
     spread = tuple(slice(s.start, s.stop, d) for s, d in zip(inner, dilation))
     parallel_copy(out[(Ellipsis,) + spread], x)
     crop = tuple(slice(max(-lo, 0), g - max(-hi, 0)) for g, (lo, hi) in zip(grown, padding))
     return out[(Ellipsis,) + crop]
 
 
-def alloc_like(x: np.ndarray, shape: Sequence[int], fill: Any = None) -> np.ndarray:
+def alloc_like(x: np.ndarray, shape: Sequence[int], fill: Any = None,
+               order: Sequence[int] | None = None) -> np.ndarray:
     """A new array of ``shape`` and ``x``'s dtype whose axes are laid out in memory in the same
-    order as ``x``'s (so copying ``x`` into it streams), filled with ``fill`` unless ``None``."""
-    order = memory_order(x)
-    buf = np.empty(tuple(shape[i] for i in order), dtype=x.dtype)
-    if fill is not None:
-        buf.fill(fill)
+    order as ``x``'s (so copying ``x`` into it streams) or in ``order`` (slowest first), filled
+    with ``fill`` unless ``None``."""
+    order = memory_order(x) if order is None else list(order)
+    permuted = tuple(shape[i] for i in order)
+    if fill is None:
+        buf = np.empty(permuted, dtype=x.dtype)
+    elif fill == 0:
+        buf = np.zeros(permuted, dtype=x.dtype)  # fresh zero pages cost nothing to fill
+    else:
+        buf = np.full(permuted, fill, dtype=x.dtype)
     return buf.transpose(np.argsort(order))
 
 

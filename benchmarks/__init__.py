@@ -1,0 +1,1 @@
+"""Benchmarks of funcnn against its peers: ``python -m benchmarks`` (see ``run.py``)."""

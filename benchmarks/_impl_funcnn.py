@@ -1,0 +1,138 @@
+"""funcnn, written the way a user writes it: ``funcnn.nn`` layers as functions of a dict of
+parameters, ``funcnn.losses.cross_entropy``, ``value_and_grad``, ``optim.sgd`` and
+``apply_updates``. No shortcut a user would not take."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import funcnn as fn
+import funcnn.numpy as fnp
+from funcnn import data as datasets
+from funcnn import losses, nn, optim, random
+
+from benchmarks._workloads import LEARNING_RATE, Case, Runner, Skip, chain, nest, train_check, unnest
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {"funcnn": version("funcnn")}
+
+
+def configure(threads: int) -> None:
+    """NumPy's BLAS threads come from the environment the harness sets."""
+
+
+def _training(loss_fn: Any, data: dict) -> Runner:
+    optimizer = optim.sgd(LEARNING_RATE)
+    value_and_grad = fn.value_and_grad(loss_fn)
+    params = nest(data["params"])
+    state = {"params": params, "opt": optimizer.init(params), "grads": None}
+    x, labels = data["x"], data["labels"]
+
+    def step() -> float:
+        loss, grads = value_and_grad(state["params"], x, labels)
+        updates, state["opt"] = optimizer.update(grads, state["opt"], state["params"])
+        state["params"] = optim.apply_updates(state["params"], updates)
+        state["grads"] = grads
+        return float(loss)
+
+    return Runner(step, lambda: train_check(step, lambda: unnest(state["grads"])))
+
+
+def mlp_step(case: Case, data: dict) -> Runner:
+    def predict(params: dict, x: Any) -> Any:
+        *hidden, last = (params[f"dense_{i}"] for i in range(len(params)))
+        for layer in hidden:
+            x = nn.relu(nn.dense(x, layer["w"], layer["b"]))
+        return nn.dense(x, last["w"], last["b"])
+
+    return _training(lambda params, x, labels: losses.cross_entropy(predict(params, x), labels), data)
+
+
+def _conv_ops() -> tuple[Any, Any]:
+    conv2d, max_pool2d = getattr(nn, "conv2d", None), getattr(nn, "max_pool2d", None)
+    if conv2d is None or max_pool2d is None:
+        raise Skip("funcnn.nn.conv2d / max_pool2d are not available in this funcnn")
+    return conv2d, max_pool2d
+
+
+def cnn_step(case: Case, data: dict) -> Runner:
+    conv2d, max_pool2d = _conv_ops()
+
+    def predict(params: dict, x: Any) -> Any:
+        for name in ("conv_0", "conv_1"):
+            x = max_pool2d(nn.relu(conv2d(x, params[name]["w"], params[name]["b"], padding=1)), 2)
+        return nn.dense(nn.flatten(x), params["dense"]["w"], params["dense"]["b"])
+
+    return _training(lambda params, x, labels: losses.cross_entropy(predict(params, x), labels), data)
+
+
+def conv(case: Case, data: dict) -> Runner:
+    conv2d, _ = _conv_ops()
+    x, w, g = data["x"], data["w"], data["g"]
+
+    def step() -> tuple:
+        out, conv_vjp = fn.vjp(lambda x, w: conv2d(x, w, padding=1), x, w)
+        return (out, *conv_vjp(g))
+
+    def check() -> dict:
+        out, dx, dw = step()
+        return {"out": out, "grad x": dx, "grad w": dw}
+
+    return Runner(step, check)
+
+
+def overhead(case: Case, data: dict) -> Runner:
+    f, x = chain(fnp), data["x"]
+    grad = fn.grad(f)
+    return Runner(lambda: grad(x), lambda: {"value": f(x), "grad x": grad(x)})
+
+
+def _example() -> Any:
+    """``examples/mnist_mlp.py`` as a module: the model, loss and accuracy the epoch uses."""
+    path = Path(__file__).resolve().parent.parent / "examples" / "mnist_mlp.py"
+    spec = importlib.util.spec_from_file_location("mnist_mlp", path)
+    if spec is None or spec.loader is None:
+        raise Skip("examples/mnist_mlp.py not found")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def mnist_epoch(case: Case, data: dict) -> Runner:
+    """One epoch of the example's training (Adam 1e-3, shuffled batches), from its initial weights."""
+    try:
+        x_train, y_train, x_test, y_test = datasets.mnist(flatten=True, download=False)
+    except FileNotFoundError:
+        raise Skip("MNIST not found: set FUNCNN_DATA to a folder holding mnist/ (see docs/data.md)") from None
+    example = _example()
+    step_fn = fn.value_and_grad(example.loss_fn)
+    result: dict[str, Any] = {}
+
+    def epoch() -> None:
+        key, init_key = random.split(random.key(0))
+        params = example.init_params(init_key)
+        optimizer = optim.adam(1e-3)
+        opt_state = optimizer.init(params)
+        losses_ = []
+        for xb, yb in datasets.batches((x_train, y_train), case.sizes["batch"], key=key):
+            loss, grads = step_fn(params, xb, yb)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            params = optim.apply_updates(params, updates)
+            losses_.append(float(loss))
+        result.update(params=params, loss=float(np.mean(losses_)))
+
+    def info() -> dict:
+        return {"test accuracy": example.accuracy(result["params"], x_test, y_test),
+                "mean training loss": result["loss"]}
+
+    return Runner(epoch, info=info)
+
+
+WORKLOADS = {"mlp_step": mlp_step, "cnn_step": cnn_step, "conv": conv, "overhead": overhead,
+             "mnist_epoch": mnist_epoch}

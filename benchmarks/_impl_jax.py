@@ -1,0 +1,123 @@
+"""JAX, eager (op by op, no ``jit``): ``jax.value_and_grad`` over a dict of parameters, SGD as a
+``tree_map``, ``lax.conv_general_dilated`` and ``lax.reduce_window`` in PyTorch's NCHW layout.
+``_impl_jax_jit.py`` runs the same functions under ``jax.jit``.
+
+Every timed call ends in a host value (the loss as a float) or ``block_until_ready``, so
+asynchronous dispatch cannot hide work.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from benchmarks._workloads import LEARNING_RATE, Case, Runner, chain, nest, train_check, unnest
+
+
+def versions() -> dict[str, str]:
+    import jaxlib
+
+    return {"jax": jax.__version__, "jaxlib": jaxlib.__version__}
+
+
+def configure(threads: int) -> None:
+    """XLA sizes its thread pool from the CPUs the process may use; the harness pins those."""
+    jax.config.update("jax_platforms", "cpu")
+    jnp.zeros(1).block_until_ready()  # start the backend now, while the other workers start too
+
+
+def _identity(f: Callable) -> Callable:
+    return f
+
+
+def _conv2d(x: Any, w: Any) -> Any:
+    return lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW"))
+
+
+def _max_pool2d(x: Any) -> Any:
+    return lax.reduce_window(x, -jnp.inf, lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+
+
+def _cross_entropy(logits: Any, labels: Any) -> Any:
+    log_probs = jax.nn.log_softmax(logits)
+    return -jnp.mean(jnp.take_along_axis(log_probs, labels[:, None], axis=1))
+
+
+def _mlp(params: dict, x: Any) -> Any:
+    *hidden, last = (params[f"dense_{i}"] for i in range(len(params)))
+    for layer in hidden:
+        x = jax.nn.relu(x @ layer["w"] + layer["b"])
+    return x @ last["w"] + last["b"]
+
+
+def _cnn(params: dict, x: Any) -> Any:
+    for name in ("conv_0", "conv_1"):
+        x = _conv2d(x, params[name]["w"]) + params[name]["b"][:, None, None]
+        x = _max_pool2d(jax.nn.relu(x))
+    return x.reshape(x.shape[0], -1) @ params["dense"]["w"] + params["dense"]["b"]
+
+
+def _training(predict: Callable, data: dict, compile: Callable) -> Runner:
+    def loss_fn(params: dict, x: Any, labels: Any) -> Any:
+        return _cross_entropy(predict(params, x), labels)
+
+    def train_step(params: dict, x: Any, labels: Any) -> tuple:
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, labels)
+        return jax.tree_util.tree_map(lambda p, g: p - LEARNING_RATE * g, params, grads), loss
+
+    train_step, grad_fn = compile(train_step), compile(jax.grad(loss_fn))
+    initial = jax.tree_util.tree_map(jnp.asarray, nest(data["params"]))
+    x, labels = jnp.asarray(data["x"]), jnp.asarray(data["labels"].astype(np.int32))
+    state = {"params": initial}
+
+    def step() -> float:
+        state["params"], loss = train_step(state["params"], x, labels)
+        return float(loss)
+
+    def grads() -> dict:
+        return {name: np.asarray(g) for name, g in unnest(grad_fn(initial, x, labels)).items()}
+
+    return Runner(step, lambda: train_check(step, grads))
+
+
+def _conv(case: Case, data: dict, compile: Callable) -> Runner:
+    @compile
+    def forward_backward(x: Any, w: Any, g: Any) -> tuple:
+        out, conv_vjp = jax.vjp(_conv2d, x, w)
+        return (out, *conv_vjp(g))
+
+    x, w, g = (jnp.asarray(data[k]) for k in "xwg")
+
+    def check() -> dict:
+        out, dx, dw = (np.asarray(a) for a in forward_backward(x, w, g))
+        return {"out": out, "grad x": dx, "grad w": dw}
+
+    return Runner(lambda: jax.block_until_ready(forward_backward(x, w, g)), check)
+
+
+def _overhead(case: Case, data: dict, compile: Callable) -> Runner:
+    f = chain(jnp)
+    value_and_grad = compile(jax.value_and_grad(f))
+    x = jnp.asarray(data["x"])
+
+    def check() -> dict:
+        value, grad = value_and_grad(x)
+        return {"value": float(value), "grad x": np.asarray(grad)}
+
+    return Runner(lambda: jax.block_until_ready(value_and_grad(x)), check)
+
+
+def make_workloads(compile: Callable) -> dict[str, Callable[[Case, dict], Runner]]:
+    """The workload factories, with every function that gets timed passed through ``compile``."""
+    return {
+        "mlp_step": lambda case, data: _training(_mlp, data, compile),
+        "cnn_step": lambda case, data: _training(_cnn, data, compile),
+        "conv": lambda case, data: _conv(case, data, compile),
+        "overhead": lambda case, data: _overhead(case, data, compile),
+    }
+
+
+WORKLOADS = make_workloads(_identity)

@@ -1,0 +1,105 @@
+"""PyTorch on the CPU, written idiomatically: ``nn`` modules, ``F.cross_entropy``,
+``loss.backward()`` and ``torch.optim.SGD``. Weights are loaded from the shared NumPy
+ones (dense weights transposed to PyTorch's ``(out, in)``)."""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmarks._workloads import LEARNING_RATE, Case, Runner, chain, train_check
+
+
+def versions() -> dict[str, str]:
+    return {"torch": torch.__version__}
+
+
+def configure(threads: int) -> None:
+    torch.set_num_threads(threads)
+    importlib.import_module("torch._dynamo")  # torch.optim imports it at its first step (1-2 s): do it now
+
+
+def _load(module: nn.Module, w: np.ndarray, b: np.ndarray) -> None:
+    """Copy shared weights into a layer; dense weights arrive as ``(in, out)``."""
+    with torch.no_grad():
+        module.weight.copy_(torch.from_numpy(w.T if isinstance(module, nn.Linear) else w))
+        module.bias.copy_(torch.from_numpy(b))
+
+
+def _grads(named: dict[str, nn.Module]) -> dict[str, np.ndarray]:
+    """The layers' gradients under the shared names, dense weights back to ``(in, out)``."""
+    out = {}
+    for name, module in named.items():
+        w = module.weight.grad.numpy()
+        out[f"{name}.w"] = (w.T if isinstance(module, nn.Linear) else w).copy()
+        out[f"{name}.b"] = module.bias.grad.numpy().copy()
+    return out
+
+
+def _training(model: nn.Module, named: dict[str, nn.Module], data: dict) -> Runner:
+    for name, module in named.items():
+        _load(module, data["params"][f"{name}.w"], data["params"][f"{name}.b"])
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    x, labels = torch.from_numpy(data["x"]), torch.from_numpy(data["labels"])
+
+    def step() -> float:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), labels)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return Runner(step, lambda: train_check(step, lambda: _grads(named)))
+
+
+def mlp_step(case: Case, data: dict) -> Runner:
+    layers = case.sizes["layers"]
+    dense = [nn.Linear(a, b) for a, b in zip(layers[:-1], layers[1:])]
+    model = nn.Sequential(*[m for layer in dense[:-1] for m in (layer, nn.ReLU())], dense[-1])
+    return _training(model, {f"dense_{i}": layer for i, layer in enumerate(dense)}, data)
+
+
+def cnn_step(case: Case, data: dict) -> Runner:
+    c0, c1, c2 = case.sizes["channels"]
+    conv0, conv1 = nn.Conv2d(c0, c1, 3, padding=1), nn.Conv2d(c1, c2, 3, padding=1)
+    dense = nn.Linear(c2 * (case.sizes["side"] // 4) ** 2, case.sizes["classes"])
+    model = nn.Sequential(conv0, nn.ReLU(), nn.MaxPool2d(2), conv1, nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), dense)
+    return _training(model, {"conv_0": conv0, "conv_1": conv1, "dense": dense}, data)
+
+
+def conv(case: Case, data: dict) -> Runner:
+    x = torch.from_numpy(data["x"]).requires_grad_()
+    w = torch.from_numpy(data["w"]).requires_grad_()
+    g = torch.from_numpy(data["g"])
+
+    def step() -> tuple:
+        out = F.conv2d(x, w, padding=1)
+        return (out, *torch.autograd.grad(out, (x, w), g))
+
+    def check() -> dict:
+        out, dx, dw = (t.detach().numpy() for t in step())
+        return {"out": out, "grad x": dx, "grad w": dw}
+
+    return Runner(step, check)
+
+
+def overhead(case: Case, data: dict) -> Runner:
+    f = chain(torch)
+    x = torch.from_numpy(data["x"]).requires_grad_()
+
+    def value_and_grad() -> tuple[Any, Any]:
+        value = f(x)
+        return value, torch.autograd.grad(value, x)[0]
+
+    def check() -> dict:
+        value, grad = value_and_grad()
+        return {"value": value.item(), "grad x": grad.numpy()}
+
+    return Runner(value_and_grad, check)
+
+
+WORKLOADS = {"mlp_step": mlp_step, "cnn_step": cnn_step, "conv": conv, "overhead": overhead}

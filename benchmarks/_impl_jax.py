@@ -2,8 +2,8 @@
 ``tree_map``, ``lax.conv_general_dilated`` and ``lax.reduce_window`` in PyTorch's NCHW layout.
 ``_impl_jax_jit.py`` runs the same functions under ``jax.jit``.
 
-Every timed call ends in a host value (the loss as a float) or ``block_until_ready``, so
-asynchronous dispatch cannot hide work.
+Every timed call waits for all its results (``block_until_ready`` on the new parameters,
+the loss as a float), so asynchronous dispatch cannot hide work in the next sample.
 """
 from __future__ import annotations
 
@@ -75,6 +75,7 @@ def _training(predict: Callable, data: dict, compile: Callable) -> Runner:
 
     def step() -> float:
         state["params"], loss = train_step(state["params"], x, labels)
+        jax.block_until_ready(state["params"])  # eager dispatch returns the loss before the backward has run
         return float(loss)
 
     def grads() -> dict:

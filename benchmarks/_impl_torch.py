@@ -23,24 +23,33 @@ def configure(threads: int) -> None:
     importlib.import_module("torch._dynamo")  # torch.optim imports it at its first step (1-2 s): do it now
 
 
-def _load(module: nn.Module, w: np.ndarray, b: np.ndarray) -> None:
+Layer = nn.Linear | nn.Conv2d
+
+
+def _bias(module: Layer) -> torch.Tensor:
+    assert module.bias is not None, "every layer here has a bias"
+    return module.bias
+
+
+def _load(module: Layer, w: np.ndarray, b: np.ndarray) -> None:
     """Copy shared weights into a layer; dense weights arrive as ``(in, out)``."""
     with torch.no_grad():
         module.weight.copy_(torch.from_numpy(w.T if isinstance(module, nn.Linear) else w))
-        module.bias.copy_(torch.from_numpy(b))
+        _bias(module).copy_(torch.from_numpy(b))
 
 
-def _grads(named: dict[str, nn.Module]) -> dict[str, np.ndarray]:
+def _grads(named: dict[str, Layer]) -> dict[str, np.ndarray]:
     """The layers' gradients under the shared names, dense weights back to ``(in, out)``."""
     out = {}
     for name, module in named.items():
-        w = module.weight.grad.numpy()
-        out[f"{name}.w"] = (w.T if isinstance(module, nn.Linear) else w).copy()
-        out[f"{name}.b"] = module.bias.grad.numpy().copy()
+        w, b = module.weight.grad, _bias(module).grad
+        assert w is not None and b is not None, "no gradient yet: call step() first"
+        out[f"{name}.w"] = (w.T if isinstance(module, nn.Linear) else w).numpy().copy()
+        out[f"{name}.b"] = b.numpy().copy()
     return out
 
 
-def _training(model: nn.Module, named: dict[str, nn.Module], data: dict) -> Runner:
+def _training(model: nn.Module, named: dict[str, Layer], data: dict) -> Runner:
     for name, module in named.items():
         _load(module, data["params"][f"{name}.w"], data["params"][f"{name}.b"])
     optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)

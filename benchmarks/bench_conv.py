@@ -7,14 +7,18 @@ padding 1, funcnn against a hand-written NumPy im2col (``_numpy_conv.py``) and P
     python benchmarks/bench_conv.py --keep-freed-memory   # glibc keeps freed memory (see below)
 
 Each round times one step of every implementation, in turn, for every shape, after a short
-idle gap; the table gives medians over the rounds and the ratios of those medians,
-measured in the same run. By default each implementation runs in a process of its own
-(the others wait on a pipe), so that none sees another's threads or allocator state;
-``--together`` runs them all in one process instead.
-OpenBLAS's worker threads busy-wait after each call and would steal cores from
-PyTorch's threads, so ``OPENBLAS_THREAD_TIMEOUT`` is set low before NumPy loads (an
-existing setting is kept); PyTorch gets the same thread count as the machine's cores,
-at most 2 by default (``--threads``).
+idle gap (``--gap``); the table gives medians over the rounds, and ratios as the median
+over rounds of the two implementations' ratio within the round, all from the same run.
+By default each implementation runs in a process of its own (the others wait on a pipe),
+so that none sees another's threads or allocator state; ``--together`` runs them all in
+one process instead.
+
+OpenBLAS's worker threads busy-wait after each call (by default for 2**28 cycles, about
+0.1 s) and would steal a core from whatever runs next, so ``OPENBLAS_THREAD_TIMEOUT`` is
+set to 22 (2**22 cycles, about 1.6 ms: longer than the gaps between the GEMMs of one
+step, much shorter than the idle gap before the next step) before NumPy loads; an
+existing setting is kept. PyTorch gets the same thread count as the machine's cores, at
+most 2 by default (``--threads``).
 
 NumPy allocates its temporaries with ``malloc``; glibc hands large freed blocks back to
 the kernel, so every call pays page faults for its fresh temporaries again (about 2 us
@@ -228,13 +232,15 @@ def machine_line(threads: int) -> str:
 
 
 def table(times: dict[tuple, dict[str, list[float]]], impls: list[str]) -> str:
-    head = "| (N, C, H, W, K, k) | " + " | ".join(f"{name} (ms)" for name in impls)
+    """Medians per implementation, and each ratio as the median over rounds of the ratio of the
+    two implementations' times in that round (load from other jobs then mostly cancels out)."""
     ratios = [(a, b) for a, b in (("funcnn", "numpy"), ("funcnn", "torch")) if a in impls and b in impls]
+    head = "| (N, C, H, W, K, k) | " + " | ".join(f"{name} (ms)" for name in impls)
     head += "".join(f" | {a} / {b}" for a, b in ratios) + " |"
     rows = [head, "|" + " --- |" * (1 + len(impls) + len(ratios))]
     for shape, by_impl in times.items():
-        med = {name: 1e3 * float(np.median(by_impl[name])) for name in impls}
-        cells = [f"{med[name]:.1f}" for name in impls] + [f"{med[a] / med[b]:.2f}" for a, b in ratios]
+        cells = [f"{1e3 * float(np.median(by_impl[name])):.1f}" for name in impls]
+        cells += [f"{float(np.median(np.array(by_impl[a]) / np.array(by_impl[b]))):.2f}" for a, b in ratios]
         rows.append(f"| {shape} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 

@@ -48,7 +48,7 @@ class Impl:
 
 
 IMPLS = {
-    "funcnn": Impl("benchmarks._impl_funcnn", "funcnn", "funcnn", "pip install -e ."),
+    "funcnn": Impl("benchmarks._impl_funcnn", "funcnn as a user writes it", "funcnn", "pip install -e ."),
     "numpy": Impl("benchmarks._impl_numpy", "NumPy by hand", "numpy", "pip install numpy"),
     "torch": Impl("benchmarks._impl_torch", "PyTorch", "torch", "pip install torch==2.13.0"),
     "jax_jit": Impl("benchmarks._impl_jax_jit", "JAX jit", "jax", "pip install jax jaxlib"),
@@ -68,7 +68,7 @@ class Settings:
     size: str  # "full" or "quick"
     redo: int  # rounds per case that may be taken again when other processes used the CPUs
     patience: float  # seconds to wait for the other processes to finish before a retake
-    quiet: float = 0.25  # cores' worth of other processes' work above which a round is disturbed
+    quiet: float = 0.1  # cores' worth of other processes' work during a sample that disturbs its round
 
 
 FULL = Settings(rounds=15, warmup=0.5, target=0.2, threads=2, size="full", redo=15, patience=30.0)
@@ -306,12 +306,13 @@ class CpuMeter:
         self.start = self._read()
 
     def foreign(self) -> float:
-        """Cores' worth of other processes' work since the last restart."""
+        """Cores' worth of other processes' work since the last restart (0.0 for a single tick,
+        which is within the counters' resolution)."""
         end = self._read()
         if end is None or self.start is None or end[1] <= self.start[1]:
             return 0.0
         busy, total, own = (b - a for a, b in zip(self.start, end))
-        return max(0.0, (busy - own) / (total / self.cpus))
+        return 0.0 if busy - own < 2 else (busy - own) / (total / self.cpus)
 
     def wait_quiet(self, threshold: float, limit: float) -> None:
         """Return once other processes use less than ``threshold`` cores over 0.5 s, or after ``limit`` s."""
@@ -419,10 +420,11 @@ def measure(case: Case, workers: dict[str, Worker], settings: Settings, meter: C
     rounds = case.rounds or settings.rounds
     while timing and len(row.samples.get(timing[0], ())) < rounds:
         turn = len(row.samples.get(timing[0], ())) % len(timing)
-        meter.restart()
-        samples = {}
+        samples, load = {}, 0.0
         for name in timing[turn:] + timing[:turn]:
+            meter.restart()
             reply = workers[name].request(cmd="time", calls=row.calls[name])
+            load = max(load, meter.foreign())  # per sample: PyTorch's threads suffer from a short burst
             if reply["status"] != "ok":
                 row.status[name], row.notes[name] = "error", reply["message"]
                 row.samples.pop(name, None)
@@ -430,7 +432,7 @@ def measure(case: Case, workers: dict[str, Worker], settings: Settings, meter: C
             samples[name] = reply["seconds"]
             row.info[name] = reply["info"]
         timing = [name for name in timing if row.status[name] == "ok"]
-        if meter.foreign() > settings.quiet:
+        if load > settings.quiet:
             if row.redone < settings.redo:  # other processes took CPU time: wait for quiet, then retake
                 row.redone += 1
                 meter.wait_quiet(settings.quiet, settings.patience)
@@ -596,8 +598,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         hellos = {name: w.greeting() for name, w in workers.items()}
         m = machine(hellos, settings)
-        retake = (f"a round during which other processes used over {settings.quiet} of a core is taken again "
-                  f"(up to {settings.redo} per case)" if settings.redo else
+        retake = (f"a round in which other processes used over {settings.quiet} of a core during a sample is "
+                  f"taken again (up to {settings.redo} per case)" if settings.redo else
                   "rounds during which other processes used the CPUs are counted, not taken again")
         print(f"funcnn benchmarks: median of {settings.rounds} rounds, implementations taking turns, each in its "
               f"own process; {retake}")
@@ -628,6 +630,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         record = {"machine": m, "settings": settings.__dict__, "rows": [r.to_json() for r in rows]}
         Path(args.json).write_text(json.dumps(record, indent=1))
+    disturbed = sum(r.disturbed for r in rows)
+    if disturbed:
+        print(f"\nwarning: {disturbed} rounds ran while other processes used the CPUs; their times are "
+              "unreliable (run without --quick to retake them, or on a quiet machine)", file=sys.stderr)
     bad = broken + [f"{r.case.title}: {n}" for r in rows for n, s in r.status.items() if s in ("mismatch", "error")]
     if bad:
         print("\nFAILED CHECKS OR ERRORS (no time reported for these):\n  " + "\n  ".join(bad), file=sys.stderr)

@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 import funcnn as fn
 import funcnn.numpy as fnp
 from funcnn import lax
-from funcnn._src.core import Primitive
-from funcnn.lax import _conv, _conv_kernels, _parallel, _pool
+from funcnn.lax import _conv, _conv_kernels, _parallel
 from funcnn.nn._conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 from funcnn.testing import check_grads
 
@@ -174,6 +173,17 @@ def test_a_large_kernel():
     expected = reference_conv(x, w, (1, 1), [(1, 2), (0, 3)], (1, 1), (1, 1), 1)
     np.testing.assert_allclose(f(x, w), expected, rtol=1e-12, atol=1e-12)
     check_grads(f, (x, w), order=1)
+
+
+@pytest.mark.parametrize("lhs_shape, rhs_shape", [((2, 3, 5, 5), (0, 3, 3, 3)), ((2, 0, 5, 5), (4, 0, 3, 3)),
+                                                   ((0, 3, 5, 5), (4, 3, 3, 3))])
+def test_empty_batch_features_or_outputs(lhs_shape, rhs_shape):
+    f = lambda x, w: lax.conv_general_dilated(x, w, (2, 1), "SAME", rhs_dilation=(1, 2))
+    x, w = np.ones(lhs_shape), np.ones(rhs_shape)
+    y = f(x, w)
+    assert y.shape == (lhs_shape[0], rhs_shape[0], 3, 5) and not y.any()
+    gx, gw = fn.grad(lambda x, w: fnp.sum(f(x, w)), argnums=(0, 1))(x, w)
+    assert gx.shape == x.shape and gw.shape == w.shape and not gx.any() and not gw.any()
 
 
 def test_one_by_one_kernel_is_a_matmul():

@@ -162,6 +162,7 @@ def conv_general_dilated(lhs: Any, rhs: Any, window_strides: Sequence[int], padd
     (1, 1, 4, 4)
     """
     fn = "conv_general_dilated"
+    lhs, rhs = (x if isinstance(x, Tracer) else np.asarray(x) for x in (lhs, rhs))
     nsp, groups = _check_layout(lhs, rhs, feature_group_count, fn)
     strides = positive_ints(window_strides, nsp, "window_strides", fn)
     ld = positive_ints(lhs_dilation, nsp, "lhs_dilation", fn)

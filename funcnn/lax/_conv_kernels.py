@@ -93,6 +93,10 @@ def conv(lhs: np.ndarray, rhs: np.ndarray, strides: Sequence[int], padding: Sequ
     if unfolded is not None:
         return kernel_gradient(unfolded, rhs)
     lhs = np.asarray(lhs, dtype=dtype)
+    if lhs.size == 0 or rhs.size == 0:  # an empty batch, or no features: nothing to add up
+        sizes = tuple(out_size(dilated_size(n, ld) + lo + hi, dilated_size(k, d), s) for n, ld, (lo, hi), k, d, s
+                      in zip(lhs.shape[3:], lhs_dilation, padding, rhs.shape[3:], rhs_dilation, strides))
+        return np.zeros(lhs.shape[:2] + rhs.shape[1:2] + sizes, dtype=dtype)
     if choose(lhs, rhs, strides, padding, lhs_dilation, rhs_dilation) == "fold":
         return fold(lhs, rhs, padding, rhs_dilation)
     return unfold(Windows(lhs, rhs.shape[3:], strides, padding, lhs_dilation, rhs_dilation), rhs, keep)

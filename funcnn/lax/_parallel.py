@@ -71,7 +71,7 @@ def parallel_add(dst: np.ndarray, src: np.ndarray) -> None:
 def parallel_ranges(total: int, work: Callable[[int, int], Any], nbytes: int) -> None:
     """``work(start, stop)`` over ``[0, total)``, cut into one range per thread when the work
     touches ``nbytes`` of at least ``PARALLEL_BYTES``."""
-    pieces = min(threads(), total) if nbytes >= PARALLEL_BYTES else 1
+    pieces = max(1, min(threads(), total)) if nbytes >= PARALLEL_BYTES else 1
     bounds = [total * i // pieces for i in range(pieces + 1)]
     futures = [_pool().submit(work, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
     work(bounds[0], bounds[1])

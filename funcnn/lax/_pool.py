@@ -20,7 +20,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from funcnn._src.core import Primitive, concrete, defjvp, defvjp, dtype_of, shape_of
+from funcnn._src.core import Primitive, Tracer, concrete, defjvp, defvjp, dtype_of, shape_of
 from funcnn.lax._windows import (
     Padding, check_spans, dilate_pad, out_size, positive_ints, resolve_padding,
 )
@@ -101,13 +101,20 @@ def _winners(x: Any, ans: Any, window: tuple, strides: tuple, padding: Pairs) ->
     x, ans = np.asarray(concrete(x)), np.asarray(concrete(ans))
     nsp = len(window)
     xp = dilate_pad(x, x.ndim - nsp, (1,) * nsp, padding, fill=_lowest(x.dtype))
-    dtype = np.int8 if math.prod(window) <= 127 else np.int32
-    idx = np.zeros(ans.shape, dtype=dtype)
-    slices = list(_tap_slices(window, strides, ans.shape[-nsp:]))
-    for t in range(len(slices) - 1, 0, -1):  # backwards, so the first match is written last
-        np.copyto(idx, t, where=xp[slices[t]] == ans)
-    np.copyto(idx, 0, where=xp[slices[0]] == ans)
+    idx = np.zeros(ans.shape, dtype=_index_dtype(window))
+    found = np.zeros(ans.shape, dtype=bool)
+    hit, first = np.empty(ans.shape, dtype=bool), np.empty(ans.shape, dtype=bool)
+    for t, index in enumerate(_tap_slices(window, strides, ans.shape[-nsp:])):
+        np.equal(xp[index], ans, out=hit)
+        np.greater(hit, found, out=first)  # a hit where nothing earlier hit
+        if t:
+            idx += first.astype(idx.dtype) * idx.dtype.type(t)
+        found |= hit
     return idx
+
+
+def _index_dtype(window: tuple) -> np.dtype:
+    return np.dtype(np.int8 if math.prod(window) <= 127 else np.int32)
 
 
 def _lowest(dtype: np.dtype) -> Any:
@@ -121,7 +128,7 @@ def _pool_gather_impl(h: Any, winners: np.ndarray, *, window: tuple, strides: tu
     hp = dilate_pad(h, h.ndim - nsp, (1,) * nsp, padding)
     out = np.zeros(winners.shape, dtype=h.dtype)
     for t, index in enumerate(_tap_slices(window, strides, winners.shape[-nsp:])):
-        np.copyto(out, hp[index], where=winners == t)
+        out += hp[index] * (winners == t)
     return out
 
 
@@ -130,9 +137,12 @@ def _pool_scatter_impl(g: Any, winners: np.ndarray, *, window: tuple, strides: t
     g = np.asarray(g)
     nsp = len(window)
     gp = _padded_zeros(g.shape[:-nsp] + in_spatial, padding, nsp, g.dtype)
+    overlapping = any(s < k for s, k in zip(strides, window))
     for t, index in enumerate(_tap_slices(window, strides, g.shape[-nsp:])):
-        view = gp[index]
-        np.add(view, g, out=view, where=winners == t)
+        if overlapping:
+            gp[index] += g * (winners == t)
+        else:  # each input element is in at most one window: write, no need to add
+            np.multiply(g, winners == t, out=gp[index])
     return _crop(gp, padding, in_spatial)
 
 
@@ -214,6 +224,7 @@ def max_pool(x: Any, window: Sequence[int], strides: Sequence[int] | None = None
     >>> fn.grad(lambda x: fnp.sum(lax.max_pool(x, (3,), (1,))))(x)
     array([[[0., 2., 1., 0., 0., 1.]]])
     """
+    x = x if isinstance(x, Tracer) else np.asarray(x)
     window, strides, pads = _pool_args("max_pool", x, window, strides, padding)
     return _max_pool_p.bind(x, window=window, strides=strides, padding=pads)
 
@@ -250,6 +261,7 @@ def avg_pool(x: Any, window: Sequence[int], strides: Sequence[int] | None = None
     >>> lax.avg_pool(x, (2,), padding=((1, 1),), count_include_pad=False)
     array([[[0. , 1.5, 3.5, 5. ]]])
     """
+    x = x if isinstance(x, Tracer) else np.asarray(x)
     window, strides, pads = _pool_args("avg_pool", x, window, strides, padding)
     total = _window_sum_p.bind(x, window=window, strides=strides, padding=pads)
     dtype = dtype_of(total) if np.issubdtype(dtype_of(total), np.inexact) else np.dtype(np.float64)

@@ -81,18 +81,16 @@ def check_spans(fn: str, what: str, padded: Sequence[int], spans: Sequence[int],
 
 
 def dilate_pad(x: np.ndarray, first: int, dilation: Sequence[int], padding: Sequence[tuple[int, int]],
-               fill: Any = 0, order: Sequence[int] | None = None) -> np.ndarray:
+               fill: Any = 0) -> np.ndarray:
     """``x`` with axes ``first, first+1, ...`` dilated (``fill`` between elements) then padded with
-    ``fill`` (negative padding crops). Returns ``x`` itself when there is nothing to do.
-
-    The new array's axes are laid out in memory as ``x``'s are, or in ``order`` (slowest first).
-    """
+    ``fill`` (negative padding crops), its axes laid out in memory as ``x``'s are. Returns ``x``
+    itself when there is nothing to do."""
     if all(d == 1 for d in dilation) and all(lo == 0 and hi == 0 for lo, hi in padding):
         return x
     lead = x.shape[:first]
     sizes = [dilated_size(n, d) for n, d in zip(x.shape[first:], dilation)]
     grown = [n + max(lo, 0) + max(hi, 0) for n, (lo, hi) in zip(sizes, padding)]
-    out = alloc_like(x, lead + tuple(grown), fill, order)
+    out = alloc_like(x, lead + tuple(grown), fill)
     inner = tuple(slice(max(lo, 0), max(lo, 0) + n) for n, (lo, _) in zip(sizes, padding))
     spread = tuple(slice(s.start, s.stop, d) for s, d in zip(inner, dilation))
     parallel_copy(out[(Ellipsis,) + spread], x)
@@ -100,12 +98,10 @@ def dilate_pad(x: np.ndarray, first: int, dilation: Sequence[int], padding: Sequ
     return out[(Ellipsis,) + crop]
 
 
-def alloc_like(x: np.ndarray, shape: Sequence[int], fill: Any = None,
-               order: Sequence[int] | None = None) -> np.ndarray:
+def alloc_like(x: np.ndarray, shape: Sequence[int], fill: Any = None) -> np.ndarray:
     """A new array of ``shape`` and ``x``'s dtype whose axes are laid out in memory in the same
-    order as ``x``'s (so copying ``x`` into it streams) or in ``order`` (slowest first), filled
-    with ``fill`` unless ``None``."""
-    order = memory_order(x) if order is None else list(order)
+    order as ``x``'s (so copying ``x`` into it streams), filled with ``fill`` unless ``None``."""
+    order = memory_order(x)
     permuted = tuple(shape[i] for i in order)
     if fill is None:
         buf = np.empty(permuted, dtype=x.dtype)

@@ -351,3 +351,11 @@ def test_transforms_in_threads_do_not_interfere():
     for g, x in results:
         # d^2/ds^2 sum sin(s x)^2 at s = 1 is sum(2 x^2 cos(2x))
         assert g == pytest.approx(np.sum(2 * x ** 2 * np.cos(2 * x)))
+
+
+def test_errors_name_the_primitive_by_its_public_module():
+    from funcnn.lax._conv import _conv_p
+
+    with pytest.raises(ValueError, match=r"^funcnn\.numpy\.add:"):
+        fnp.add(np.ones(3), np.ones(4))
+    assert _conv_p.module.split("._")[0] == "funcnn.lax"

@@ -67,7 +67,8 @@ class Primitive:
             ans = self.impl(*args, **params)
         except (ValueError, IndexError) as err:
             shapes = ", ".join(str(np.shape(a)) for a in args)
-            raise type(err)(f"funcnn.numpy.{self.name}: {err} (argument shapes: {shapes})") from None
+            family = self.module.split("._")[0] or "funcnn"  # e.g. funcnn.numpy, funcnn.lax
+            raise type(err)(f"{family}.{self.name}: {err} (argument shapes: {shapes})") from None
         if config.debug_nans:
             check_finite(ans, f"the result of {self.name}")
         return ans

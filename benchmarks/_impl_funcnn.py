@@ -105,7 +105,8 @@ def _example() -> Any:
 
 
 def mnist_epoch(case: Case, data: dict) -> Runner:
-    """One epoch of the example's training (Adam 1e-3, shuffled batches), from its initial weights."""
+    """The first epoch of the example's default training (Adam with a one-cycle schedule over
+    10 epochs, shuffled batches), from its initial weights."""
     try:
         x_train, y_train, x_test, y_test = datasets.mnist(flatten=True, download=False)
     except FileNotFoundError:
@@ -117,7 +118,8 @@ def mnist_epoch(case: Case, data: dict) -> Runner:
     def epoch() -> None:
         key, init_key = random.split(random.key(0))
         params = example.init_params(init_key)
-        optimizer = optim.adam(1e-3)
+        steps = -(-len(x_train) // case.sizes["batch"])
+        optimizer = optim.adam(optim.one_cycle(10 * steps, 1e-3))
         opt_state = optimizer.init(params)
         losses_ = []
         for xb, yb in datasets.batches((x_train, y_train), case.sizes["batch"], key=key):

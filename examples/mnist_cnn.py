@@ -1,6 +1,6 @@
 """Train a small CNN (conv-relu-pool x2, then dense) on MNIST or Fashion-MNIST.
 
-    python examples/mnist_cnn.py [--epochs 3] [--dataset mnist|fashion] [--batch-size 64] [--train-size N]
+    python examples/mnist_cnn.py [--epochs 5] [--dataset mnist|fashion] [--batch-size 64] [--train-size N]
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def build_model():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)

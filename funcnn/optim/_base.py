@@ -9,7 +9,9 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 
 from .._src.config import config
-from ..tree_util import check_same_structure, keystr, tree_flatten_with_path, tree_map
+from ..tree_util import (
+    check_same_structure, keystr, tree_flatten, tree_flatten_with_path, tree_map, tree_unflatten,
+)
 
 __all__ = [
     "EmptyState",
@@ -171,18 +173,25 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     >>> new["b"], new["w"].dtype
     (array([ 0.5, -0.5], dtype=float32), dtype('float32'))
     """
-    check_same_structure(params, updates, "apply_updates", names=("params", "updates"))
-    p_paths, _ = tree_flatten_with_path(params)
-    u_paths, _ = tree_flatten_with_path(updates)
-    for (path, p), (_, u) in zip(p_paths, u_paths):
+    p_leaves, treedef = tree_flatten(params)
+    u_leaves, u_treedef = tree_flatten(updates)
+    if u_treedef != treedef:
+        check_same_structure(params, updates, "apply_updates", names=("params", "updates"))
+    for i, (p, u) in enumerate(zip(p_leaves, u_leaves)):
         if np.shape(p) != np.shape(u):
             raise ValueError(
-                f"apply_updates: param{keystr(path)} has shape {np.shape(p)} but its "
+                f"apply_updates: param{_leaf_path(params, i)} has shape {np.shape(p)} but its "
                 f"update has shape {np.shape(u)}"
             )
         if config.debug_nans and not np.all(np.isfinite(u)):
-            raise FloatingPointError(f"debug_nans: the update for param{keystr(path)} contains NaN or Inf")
-    return tree_map(_add_keep_dtype, params, updates)
+            raise FloatingPointError(
+                f"debug_nans: the update for param{_leaf_path(params, i)} contains NaN or Inf")
+    return tree_unflatten(treedef, [_add_keep_dtype(p, u) for p, u in zip(p_leaves, u_leaves)])
+
+
+def _leaf_path(tree: Any, index: int) -> str:
+    """The key path of ``tree``'s leaf number ``index``, for error messages."""
+    return keystr(tree_flatten_with_path(tree)[0][index][0])
 
 
 def _add_keep_dtype(p: Any, u: Any) -> np.ndarray:

@@ -282,8 +282,19 @@ class ScaleByAdamState(NamedTuple):
 
 
 def _ema(decay: float, avg: Any, x: Any) -> np.ndarray:
-    """``decay * avg + (1 - decay) * x`` in ``avg``'s dtype."""
-    return _keep_dtype(cast_like(decay, avg) * avg + cast_like(1.0 - decay, avg) * x, avg)
+    """``decay * avg + (1 - decay) * x`` in ``avg``'s dtype (one new array, accumulated in place)."""
+    out = avg * cast_like(decay, avg)
+    out += cast_like(1.0 - decay, avg) * x
+    return _keep_dtype(out, avg)
+
+
+def _ema_of_square(decay: float, avg: Any, x: Any) -> np.ndarray:
+    """``decay * avg + (1 - decay) * x**2`` in ``avg``'s dtype, with one temporary."""
+    square = np.square(x)
+    square *= cast_like(1.0 - decay, square)
+    out = avg * cast_like(decay, avg)
+    out += square
+    return _keep_dtype(out, avg)
 
 
 def _keep_dtype(x: Any, like: np.ndarray) -> np.ndarray:
@@ -341,15 +352,20 @@ def scale_by_adam(
         del params
         check_state(state.mu, updates, "scale_by_adam")
         mu = tree_map(lambda g, m: _ema(b1, m, g), updates, state.mu)
-        nu = tree_map(lambda g, v: _ema(b2, v, g * g), updates, state.nu)
+        nu = tree_map(lambda g, v: _ema_of_square(b2, v, g), updates, state.nu)
         count = next_count(state.count)
         t = int(count)
         bc1, bc2 = 1.0 - b1**t, 1.0 - b2**t
 
         def step(m: np.ndarray, v: np.ndarray) -> np.ndarray:
-            m_hat = m / cast_like(bc1, m)
-            v_hat = v / cast_like(bc2, v)
-            return m_hat / (np.sqrt(v_hat + cast_like(eps_root, v)) + cast_like(eps, v))
+            denom = v / cast_like(bc2, v)  # one buffer, updated in place: Adam runs every step
+            if eps_root:
+                denom += cast_like(eps_root, v)
+            denom = np.sqrt(denom)
+            denom += cast_like(eps, v)
+            out = m / denom
+            out /= cast_like(bc1, out)
+            return out
 
         return tree_map(step, mu, nu), ScaleByAdamState(count=count, mu=mu, nu=nu)
 
@@ -428,7 +444,7 @@ def scale_by_nadam(
         del params
         check_state(state.mu, updates, "scale_by_nadam")
         mu = tree_map(lambda g, m: _ema(b1, m, g), updates, state.mu)
-        nu = tree_map(lambda g, v: _ema(b2, v, g * g), updates, state.nu)
+        nu = tree_map(lambda g, v: _ema_of_square(b2, v, g), updates, state.nu)
         count = next_count(state.count)
         t = int(count)
         c_now, c_next = coefficient(t), coefficient(t + 1)
@@ -501,7 +517,7 @@ def scale_by_rms(
     ) -> tuple[Updates, ScaleByRmsState]:
         del params
         check_state(state.nu, updates, "scale_by_rms")
-        nu = tree_map(lambda g, v: _ema(decay, v, g * g), updates, state.nu)
+        nu = tree_map(lambda g, v: _ema_of_square(decay, v, g), updates, state.nu)
         updates = tree_map(lambda g, v: g / (np.sqrt(v) + cast_like(eps, v)), updates, nu)
         return updates, ScaleByRmsState(nu=nu)
 
@@ -563,7 +579,7 @@ def scale_by_stddev(
         del params
         check_state(state.mu, updates, "scale_by_stddev")
         mu = tree_map(lambda g, m: _ema(decay, m, g), updates, state.mu)
-        nu = tree_map(lambda g, v: _ema(decay, v, g * g), updates, state.nu)
+        nu = tree_map(lambda g, v: _ema_of_square(decay, v, g), updates, state.nu)
 
         def step(g: Any, m: np.ndarray, v: np.ndarray) -> np.ndarray:
             # v - m**2 >= 0 in exact arithmetic; rounding can dip below zero
@@ -682,14 +698,14 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
     ) -> tuple[Updates, ScaleByAdadeltaState]:
         del params
         check_state(state.grad_sq_avg, updates, "scale_by_adadelta")
-        grad_sq = tree_map(lambda g, v: _ema(rho, v, g * g), updates, state.grad_sq_avg)
+        grad_sq = tree_map(lambda g, v: _ema_of_square(rho, v, g), updates, state.grad_sq_avg)
 
         def step(g: Any, v: np.ndarray, d: np.ndarray) -> np.ndarray:
             e = cast_like(eps, v)
             return np.sqrt(d + e) / np.sqrt(v + e) * g
 
         updates = tree_map(step, updates, grad_sq, state.delta_sq_avg)
-        delta_sq = tree_map(lambda u, d: _ema(rho, d, u * u), updates, state.delta_sq_avg)
+        delta_sq = tree_map(lambda u, d: _ema_of_square(rho, d, u), updates, state.delta_sq_avg)
         return updates, ScaleByAdadeltaState(grad_sq_avg=grad_sq, delta_sq_avg=delta_sq)
 
     return GradientTransformation(init_fn, update_fn)

@@ -187,7 +187,8 @@ def worker_main(name: str, threads: int) -> None:
     _pin(threads)
     try:
         state = WorkerState(name, threads)
-        hello = {"status": "ready", "versions": state.module.versions(), "numpy": numpy_info()}
+        hello = {"status": "ready", "versions": state.module.versions(), "numpy": numpy_info(),
+                 "allocator": allocator_info()}
     except Skip as err:
         hello, state = {"status": "unavailable", "reason": str(err)}, None
     except Exception:
@@ -210,8 +211,21 @@ def _last_lines(text: str, n: int = 6) -> str:
 # --- in the parent: workers, rounds, checks ----------------------------------------------------------
 
 
-def worker_env(threads: int) -> dict[str, str]:
+def allocator_info() -> str:
+    """Whether this worker's glibc keeps freed memory: funcnn turns that on when imported."""
+    funcnn = sys.modules.get("funcnn")
+    if "MALLOC_TRIM_THRESHOLD_" in os.environ:
+        return "keeps freed memory (MALLOC_*_THRESHOLD_)"
+    if funcnn is not None and funcnn.config.keep_freed_memory:
+        return "keeps freed memory (funcnn.config.keep_freed_memory)"
+    return "default"
+
+
+def worker_env(threads: int, keep_freed_memory: bool = False) -> dict[str, str]:
     env = dict(os.environ)
+    if keep_freed_memory:  # what funcnn does for itself (funcnn/_src/memory.py), for every worker
+        env.setdefault("MALLOC_TRIM_THRESHOLD_", str(1 << 30))
+        env.setdefault("MALLOC_MMAP_THRESHOLD_", str(32 << 20))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
     # OpenBLAS's idle threads spin for ~0.1 s after each call by default: that would take a core
@@ -225,12 +239,13 @@ def worker_env(threads: int) -> dict[str, str]:
 class Worker:
     """A worker process serving one implementation, and its first message (versions, or why not)."""
 
-    def __init__(self, name: str, threads: int) -> None:
+    def __init__(self, name: str, threads: int, keep_freed_memory: bool = False) -> None:
         self.name = name
         self.log = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.run", "--worker", name, "--threads", str(threads)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, env=worker_env(threads),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
+            env=worker_env(threads, keep_freed_memory),
             cwd=ROOT)
         self.hello: dict | None = None
 
@@ -521,6 +536,7 @@ def machine(hellos: dict[str, dict], settings: Settings) -> dict:
     return {
         "cpu": cpu, "cpus": os.cpu_count(), "threads": settings.threads, "platform": platform.platform(),
         "python": platform.python_version(), "numpy": ready[0]["numpy"] if ready else None, "versions": versions,
+        "allocator": {name: h["allocator"] for name, h in hellos.items() if h["status"] == "ready"},
     }
 
 
@@ -579,6 +595,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", metavar="PATH", help="write the raw figures (every sample) to PATH")
     parser.add_argument("--rounds", type=int, help="rounds per case (default 15, or 5 with --quick)")
     parser.add_argument("--threads", type=int, default=2, help="threads per implementation (default 2)")
+    parser.add_argument("--keep-freed-memory", action="store_true",
+                        help="let glibc keep freed memory in every worker, as funcnn does in its own")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -594,7 +612,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = _names(args.impls, list(IMPLS), "implementation")
     start = time.perf_counter()
     broken: list[str] = []
-    workers = {name: Worker(name, settings.threads) for name in names}
+    workers = {name: Worker(name, settings.threads, args.keep_freed_memory) for name in names}
     try:
         hellos = {name: w.greeting() for name, w in workers.items()}
         m = machine(hellos, settings)
@@ -605,6 +623,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"own process; {retake}")
         print("\n".join(machine_lines(m)))
         print("implementations: " + "; ".join(f"{n} = {IMPLS[n].label}" for n in names))
+        print("allocator: " + "; ".join(f"{n} {a}" for n, a in m["allocator"].items()))
         for name, hello in hellos.items():
             if hello["status"] == "unavailable":
                 print(f"note: {name} skipped: {hello['reason']}")

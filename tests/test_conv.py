@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import funcnn as fn
 import funcnn.numpy as fnp
 from funcnn import lax
-from funcnn.lax import _conv, _conv_kernels, _parallel
+from funcnn.lax import _conv, _conv_kernels
 from funcnn.nn._conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 from funcnn.testing import check_grads
 
@@ -136,7 +136,6 @@ PLANS = [
     ("fold", _conv_kernels, dict(choose=fold_where_possible)),
     ("padded_windows", _conv_kernels, dict(_MAX_GATHERED_TAPS=0)),
     ("tiny_blocks", _conv_kernels, dict(_BLOCK_BYTES=64)),
-    ("threads", _parallel, dict(PARALLEL_BYTES=0, threads=lambda: 3)),
 ]
 
 

@@ -21,8 +21,9 @@ padding) hold zeros. Two plans compute it, picked per call by a cost model
   input-gradient of a convolution with few input channels).
 
 Neither loops in Python over batch, channels or positions: ``unfold`` loops over blocks
-and kernel taps, ``fold`` over batch blocks and taps. The copies and adds are split
-across threads (:mod:`funcnn.lax._parallel`); the GEMMs use the BLAS library's threads.
+and kernel taps, ``fold`` over batch blocks and taps. The GEMMs use the BLAS library's
+threads; the copies and adds run on the calling thread (splitting them over a thread pool
+measured 2-8 % slower on two cores: the copy threads and BLAS's contend for them).
 
 A forward pass asked to ``keep`` its unfolded input builds it in one block and leaves it
 in the :class:`Keep`; the kernel-gradient convolution then reuses it (``unfolded=``) and
@@ -30,7 +31,6 @@ is a single GEMM. Nothing else outlives a call but its result.
 """
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from typing import NamedTuple, Sequence
@@ -38,7 +38,6 @@ from typing import NamedTuple, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from funcnn.lax._parallel import parallel_add, parallel_copy, parallel_ranges
 from funcnn.lax._windows import dilate_pad, dilated_size, out_size
 
 # Unfolded copies are built and multiplied in blocks of about this many bytes.
@@ -156,15 +155,10 @@ class Windows:
         ranges[axis] = range(start, stop)
         if math.prod(self.kernel) > _MAX_GATHERED_TAPS:
             view = as_strided(self.x, shape=self.shape, strides=self.strides, writeable=False)
-            parallel_copy(dst, view[tuple(slice(r.start, r.stop) for r in ranges)])
+            dst[...] = view[tuple(slice(r.start, r.stop) for r in ranges)]
             return
-        taps = list(itertools.product(*ranges[3 + nsp:]))
-
-        def work(first: int, last: int) -> None:
-            for tap in taps[first:last]:
-                self._copy_tap(dst, tap, ranges)
-
-        parallel_ranges(len(taps), work, dst.nbytes)
+        for tap in itertools.product(*ranges[3 + nsp:]):
+            self._copy_tap(dst, tap, ranges)
 
     def _copy_tap(self, dst: np.ndarray, tap: tuple, ranges: list) -> None:
         nsp = len(self.kernel)
@@ -181,11 +175,39 @@ class Windows:
                 return
             src.append(slice(first * s + offset, (last - 1) * s + offset + 1, s))
             inside.append(slice(first - held.start, last - held.start))
-        np.copyto(here[(slice(None),) * 3 + tuple(inside)], self.x[tuple(src)])
+        if not self._copy_rows(here, src, inside, offset):
+            np.copyto(here[(slice(None),) * 3 + tuple(inside)], self.x[tuple(src)])
         for i, span in enumerate(inside):  # zeros where the window hangs over the padding
             before = (slice(None),) * (3 + i)
             here[before + (slice(0, span.start),)] = 0
             here[before + (slice(span.stop, None),)] = 0
+
+
+    def _copy_rows(self, here: np.ndarray, src: list, inside: list, shift: int) -> bool:
+        """Copy a tap's block of rows as one run per image and feature, when that is possible.
+
+        With stride 1 along the last two axes and an output as wide as the input, the output
+        rows ``inside[-2]`` read one contiguous stretch of the input's flattened rows, moved
+        by ``shift`` columns. The values that wrap round from a neighbouring row land in the
+        columns that hang over the padding, which the caller zeroes next. A run of a whole
+        block of rows copies several times faster than one short run per row.
+        """
+        x, width = self.x, self.x.shape[-1]
+        if (len(self.kernel) < 2 or self.steps[-2:] != (1, 1) or here.shape[-1] != width
+                or here.strides[-2] != width * here.strides[-1] or x.strides[-2] != width * x.strides[-1]):
+            return False
+        dst = _merge_last_two(here[(slice(None),) * 3 + tuple(inside[:-1])])
+        start = src[-2].start * width + shift  # where the first output row's run begins in the input
+        source = _merge_last_two(x[tuple(src[:-2])])
+        stop = start + dst.shape[-1]
+        first, last = max(start, 0), min(stop, source.shape[-1])  # parts outside are wrapped columns
+        np.copyto(dst[..., first - start:dst.shape[-1] - (stop - last)], source[..., first:last])
+        return True
+
+
+def _merge_last_two(a: np.ndarray) -> np.ndarray:
+    """A view of ``a`` with its last two axes as one (they must be laid out row after row)."""
+    return as_strided(a, a.shape[:-2] + (a.shape[-2] * a.shape[-1],), a.strides[:-2] + a.strides[-1:])
 
 
 # --- unfold: im2col and GEMMs ---------------------------------------------------------------
@@ -244,7 +266,7 @@ def unfold(win: Windows, rhs: np.ndarray, keep: Keep | None = None) -> np.ndarra
             if start == 0:
                 out[...] = product
             else:
-                parallel_add(out, product)
+                out += product
         elif positions_last:
             np.matmul(kernel, mat, out=out[:, :, flat])
         else:
@@ -324,22 +346,19 @@ def fold(lhs: np.ndarray, rhs: np.ndarray, padding: Sequence[tuple[int, int]],
     for start in range(0, batch, step):
         images = slice(start, min(batch, start + step))
         count = images.stop - start
-        source = np.empty((groups, feats, count) + spatial, dtype=lhs.dtype)
-        parallel_copy(source, lhs[:, images].swapaxes(1, 2))
+        source = np.ascontiguousarray(lhs[:, images].swapaxes(1, 2))
         products = np.matmul(kernel_mat, source.reshape(groups, feats, -1))
         products = products.reshape((groups, taps, out_feats, count) + spatial)
-        target = out[:, images]
-        parallel_ranges(out_feats, functools.partial(_add_taps, target, products, shifts), target.nbytes)
+        _add_taps(out[:, images], products, shifts)
     return out
 
 
-def _add_taps(target: np.ndarray, products: np.ndarray, shifts: list, first: int, last: int) -> None:
-    """``target (G, b, O, *S_out)`` += each tap's products ``(G, K, O, b, *S)``, shifted, for
-    output features ``first:last``."""
+def _add_taps(target: np.ndarray, products: np.ndarray, shifts: list) -> None:
+    """``target (G, b, O, *S_out)`` += each tap's products ``(G, K, O, b, *S)``, shifted."""
     for t, (dst, src) in enumerate(shifts):
         if dst is not None:
-            view = target[(slice(None), slice(None), slice(first, last)) + dst]
-            view += products[(slice(None), t, slice(first, last), slice(None)) + src].swapaxes(1, 2)
+            view = target[(slice(None), slice(None), slice(None)) + dst]
+            view += products[(slice(None), t, slice(None), slice(None)) + src].swapaxes(1, 2)
 
 
 def _overlap(tap: tuple, dilation: Sequence[int], padding: Sequence[tuple[int, int]], spatial: Sequence[int],

@@ -14,7 +14,6 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
-from funcnn.lax._parallel import parallel_copy
 
 Padding = Union[str, Sequence[Sequence[int]]]
 
@@ -93,7 +92,7 @@ def dilate_pad(x: np.ndarray, first: int, dilation: Sequence[int], padding: Sequ
     out = alloc_like(x, lead + tuple(grown), fill)
     inner = tuple(slice(max(lo, 0), max(lo, 0) + n) for n, (lo, _) in zip(sizes, padding))
     spread = tuple(slice(s.start, s.stop, d) for s, d in zip(inner, dilation))
-    parallel_copy(out[(Ellipsis,) + spread], x)
+    out[(Ellipsis,) + spread] = x
     crop = tuple(slice(max(-lo, 0), g - max(-hi, 0)) for g, (lo, hi) in zip(grown, padding))
     return out[(Ellipsis,) + crop]
 

@@ -455,3 +455,17 @@ def test_memory_held_by_a_forward_pass():
     assert held_after(lambda: f(x, w)) < out_bytes + slack
     assert held_after(lambda: fn.vjp(f, x, w)) < out_bytes + unfolded + slack
     assert held_after(lambda: fn.vjp(lambda x: f(x, w), x)) < out_bytes + slack
+
+
+@pytest.mark.parametrize("padding, dilation", [
+    (((-1, 2), (0, -2)), (1, 1)), (((2, -1), (-1, 0)), (2, 1)), (((0, 0), (3, 3)), (1, 2)),
+    (((1, 1),), (3,)), (((0, 1), (1, 0), (-1, 1)), (1, 1, 2)),
+])
+def test_fold_on_a_grown_grid_matches_reference(padding, dilation):
+    """The fold plan crops for negative padding and grows the grid for positive, in 1-3 dims."""
+    rng = np.random.default_rng(3)
+    nsp = len(padding)
+    x = rng.standard_normal((1, 2, 3) + (7, 8, 5)[:nsp])
+    w = rng.standard_normal((1, 4, 3) + (3, 2, 2)[:nsp])
+    expected = reference_conv(x[0], w[0], (1,) * nsp, list(padding), (1,) * nsp, dilation, 1)
+    np.testing.assert_allclose(_conv_kernels.fold(x, w, padding, dilation)[0], expected, rtol=1e-12, atol=1e-12)

@@ -302,7 +302,11 @@ def kernel_gradient(unfolded: Unfolded, cotangent_t: np.ndarray) -> np.ndarray:
     g_axes = [0, 1] + [2 if a == 1 else a for a in unfolded.pos_axes]
     g_mat = np.ascontiguousarray(cotangent_t.transpose(g_axes)).reshape(groups, out_feats, -1)
     mat = unfolded.matrix
-    grad = np.matmul(g_mat, mat.transpose(0, 2, 1) if unfolded.positions_last else mat)  # (G, O, contracted)
+    if unfolded.positions_last and mat.shape[1] > out_feats:
+        # the same product with the larger operand first: OpenBLAS ran it 15-35 % faster
+        grad = np.matmul(mat, g_mat.transpose(0, 2, 1)).transpose(0, 2, 1)  # (G, O, contracted)
+    else:
+        grad = np.matmul(g_mat, mat.transpose(0, 2, 1) if unfolded.positions_last else mat)
     grad = grad.reshape((groups, out_feats) + unfolded.con_shape)
     return grad.transpose(np.argsort([0, 1] + list(unfolded.con_axes))).swapaxes(1, 2)
 
@@ -325,52 +329,48 @@ def _memory_sorted(win: Windows, axes: list[int], last: int | None = None) -> li
 def fold(lhs: np.ndarray, rhs: np.ndarray, padding: Sequence[tuple[int, int]],
          dilation: Sequence[int]) -> np.ndarray:
     """Stride-1 convolution as products ``Y = rhs (K*O, F) @ lhs (F, positions)``, then
-    ``out = sum over taps T`` of ``Y[T]`` shifted by ``T * dilation - low`` (parts shifted
-    outside the input are the padding, and add nothing).
+    ``out = sum over taps T`` of ``Y[T]`` shifted by ``T * dilation``.
 
-    The input is used unpadded. Batch elements go through in blocks of about
-    ``_BLOCK_BYTES`` of products: each block is copied features-first, ``(G, F, b, *S)``,
-    so that it is one GEMM per group, and its taps are added up a range of output
-    features per thread.
+    The products are taken on the input grown by its padding (zeros there) and flattened,
+    with the output laid out on the same grid: output position ``P`` reads ``Y[T]`` at
+    ``P + T * dilation``, which in flat indices is one shift per tap. So each tap is a
+    single add of two long contiguous runs per image and feature; the output is the view
+    of that grid at the output positions (the cells between them hold partial sums that
+    nothing reads). Negative padding crops the input first. Batch elements go through in
+    blocks of about ``_BLOCK_BYTES`` of products, which stay in cache.
     """
     groups, batch, feats = lhs.shape[:3]
-    spatial, kernel = lhs.shape[3:], rhs.shape[3:]
-    taps, out_feats, n_in = math.prod(kernel), rhs.shape[1], math.prod(lhs.shape[3:])
-    out_sp = tuple(out_size(n + lo + hi, dilated_size(k, d), 1)
-                   for n, (lo, hi), k, d in zip(spatial, padding, kernel, dilation))
+    kernel, out_feats, dtype = rhs.shape[3:], rhs.shape[1], lhs.dtype
+    lhs = lhs[(slice(None),) * 3 + tuple(slice(max(-lo, 0), n - max(-hi, 0))
+                                         for n, (lo, hi) in zip(lhs.shape[3:], padding))]
+    low = [max(lo, 0) for lo, _ in padding]
+    grid = tuple(n + lo + max(hi, 0) for n, lo, (_, hi) in zip(lhs.shape[3:], low, padding))
+    out_sp = tuple(out_size(g, dilated_size(k, d), 1) for g, k, d in zip(grid, kernel, dilation))
+    if min(out_sp) <= 0:
+        return np.zeros((groups, batch, out_feats) + tuple(max(n, 0) for n in out_sp), dtype=dtype)
+    row = [math.prod(grid[i + 1:]) for i in range(len(grid))]  # flat index step of each grid axis
+    span = sum((n - 1) * r for n, r in zip(out_sp, row)) + 1  # flat indices that hold an output position
+    shifts = [sum(t * d * r for t, d, r in zip(tap, dilation, row)) for tap in np.ndindex(*kernel)]
+    taps, cells = len(shifts), math.prod(grid)
     kernel_mat = np.ascontiguousarray(np.moveaxis(rhs.reshape(groups, out_feats, feats, taps), 3, 1))
     kernel_mat = kernel_mat.reshape(groups, taps * out_feats, feats)
-    out = np.zeros((groups, batch, out_feats) + out_sp, dtype=lhs.dtype)
-    shifts = [_overlap(tap, dilation, padding, spatial, out_sp) for tap in np.ndindex(*kernel)]
-    step = max(1, min(batch, _BLOCK_BYTES // max(1, groups * taps * out_feats * n_in * lhs.itemsize)))
+    out = np.empty((groups, out_feats, batch, span), dtype=dtype)
+    inside = tuple(slice(lo, lo + n) for lo, n in zip(low, lhs.shape[3:]))
+    step = max(1, min(batch, _BLOCK_BYTES // max(1, groups * taps * out_feats * cells * lhs.itemsize)))
     for start in range(0, batch, step):
         images = slice(start, min(batch, start + step))
-        count = images.stop - start
-        source = np.ascontiguousarray(lhs[:, images].swapaxes(1, 2))
+        source = np.empty((groups, feats, images.stop - start) + grid, dtype=dtype)
+        source[(slice(None),) * 3 + inside] = lhs[:, images].swapaxes(1, 2)
+        for i, held in enumerate(inside):  # zeros in the padding only: the rest was just written
+            before = (slice(None),) * (3 + i)
+            source[before + (slice(0, held.start),)] = 0
+            source[before + (slice(held.stop, None),)] = 0
         products = np.matmul(kernel_mat, source.reshape(groups, feats, -1))
-        products = products.reshape((groups, taps, out_feats, count) + spatial)
-        _add_taps(out[:, images], products, shifts)
-    return out
-
-
-def _add_taps(target: np.ndarray, products: np.ndarray, shifts: list) -> None:
-    """``target (G, b, O, *S_out)`` += each tap's products ``(G, K, O, b, *S)``, shifted."""
-    for t, (dst, src) in enumerate(shifts):
-        if dst is not None:
-            view = target[(slice(None), slice(None), slice(None)) + dst]
-            view += products[(slice(None), t, slice(None), slice(None)) + src].swapaxes(1, 2)
-
-
-def _overlap(tap: tuple, dilation: Sequence[int], padding: Sequence[tuple[int, int]], spatial: Sequence[int],
-             out_sp: Sequence[int]) -> tuple:
-    """For one tap: the output slice that reads inside the input, and the input slice it reads
-    (``(None, None)`` when the tap only ever meets padding)."""
-    dst, src = [], []
-    for t, d, (lo, _), n, m in zip(tap, dilation, padding, spatial, out_sp):
-        offset = t * d - lo  # output position p reads input position p + offset
-        first, last = max(0, -offset), min(m, n - offset)
-        if first >= last:
-            return None, None
-        dst.append(slice(first, last))
-        src.append(slice(first + offset, last + offset))
-    return tuple(dst), tuple(src)
+        products = products.reshape(groups, taps, out_feats, images.stop - start, cells)
+        target = out[:, :, images]
+        np.copyto(target, products[:, 0, ..., shifts[0]:shifts[0] + span])
+        for t in range(1, taps):
+            target += products[:, t, ..., shifts[t]:shifts[t] + span]
+    item = out.itemsize
+    return as_strided(out, (groups, batch, out_feats) + out_sp,
+                      (out.strides[0], out.strides[2], out.strides[1]) + tuple(r * item for r in row))

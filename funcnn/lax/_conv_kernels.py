@@ -44,9 +44,10 @@ from funcnn.lax._windows import dilate_pad, dilated_size, out_size
 _BLOCK_BYTES = 4 << 20
 # Windows of kernels with more taps than this are copied from a padded input in one go.
 _MAX_GATHERED_TAPS = 64
-# Costs of moving one value, in multiply-adds of a float32 GEMM (measured on a 2-core x86 machine):
-# a strided gather into an unfolded copy, a GEMM's write of a product, an add of a product.
-_GATHER_COST, _WRITE_COST, _ADD_COST = 15, 20, 25
+# Costs of moving one value, in multiply-adds of a float32 GEMM (fitted to timings of both plans
+# at the benchmark shapes on a 2-core x86 machine): a strided gather into an unfolded copy, a
+# GEMM's write of a product, an add of a product (long contiguous runs).
+_GATHER_COST, _WRITE_COST, _ADD_COST = 20, 5, 8
 
 
 class Unfolded(NamedTuple):
@@ -96,7 +97,8 @@ def conv(lhs: np.ndarray, rhs: np.ndarray, strides: Sequence[int], padding: Sequ
         sizes = tuple(out_size(dilated_size(n, ld) + lo + hi, dilated_size(k, d), s) for n, ld, (lo, hi), k, d, s
                       in zip(lhs.shape[3:], lhs_dilation, padding, rhs.shape[3:], rhs_dilation, strides))
         return np.zeros(lhs.shape[:2] + rhs.shape[1:2] + sizes, dtype=dtype)
-    if choose(lhs, rhs, strides, padding, lhs_dilation, rhs_dilation) == "fold":
+    if keep is None and choose(lhs, rhs, strides, padding, lhs_dilation, rhs_dilation) == "fold":
+        # (a forward asked to keep its unfolded input unfolds: the kernel gradient then is one GEMM)
         return fold(lhs, rhs, padding, rhs_dilation)
     return unfold(Windows(lhs, rhs.shape[3:], strides, padding, lhs_dilation, rhs_dilation), rhs, keep)
 
@@ -108,16 +110,17 @@ def choose(lhs: np.ndarray, rhs: np.ndarray, strides: Sequence[int], padding: Se
     Per kernel tap, unfolding gathers ``F`` values for each output position and multiplies
     them by ``O`` features; folding multiplies ``F`` values by ``O`` features at each
     input position, writes the ``O`` products, and adds ``O`` of them back for each
-    output position. Folding needs stride 1 and no input dilation.
+    output position. Folding needs stride 1 and no input dilation; it multiplies on the
+    input grown by its padding.
     """
     if any(s != 1 for s in strides) or any(d != 1 for d in lhs_dilation):
         return "unfold"
     padded = [n + lo + hi for n, (lo, hi) in zip(lhs.shape[3:], padding)]
-    n_in = math.prod(lhs.shape[3:])
+    cells = math.prod(n + max(lo, 0) + max(hi, 0) for n, (lo, hi) in zip(lhs.shape[3:], padding))
     n_out = math.prod(out_size(p, dilated_size(k, d), 1) for p, k, d in zip(padded, rhs.shape[3:], rhs_dilation))
     feats, out_feats = rhs.shape[2], rhs.shape[1]
     unfold_cost = n_out * feats * (out_feats + _GATHER_COST)
-    fold_cost = n_in * out_feats * (feats + _WRITE_COST) + n_out * out_feats * _ADD_COST
+    fold_cost = cells * out_feats * (feats + _WRITE_COST) + n_out * out_feats * _ADD_COST
     return "fold" if fold_cost < unfold_cost else "unfold"
 
 

@@ -20,12 +20,12 @@ step, much shorter than the idle gap before the next step) before NumPy loads; a
 existing setting is kept. PyTorch gets the same thread count as the machine's cores, at
 most 2 by default (``--threads``).
 
-NumPy allocates its temporaries with ``malloc``; glibc hands large freed blocks back to
-the kernel, so every call pays page faults for its fresh temporaries again (about 2 us
-per 4 KiB page on a small VM). PyTorch keeps freed memory in its own caching allocator.
-``--keep-freed-memory`` reruns the benchmark with ``MALLOC_TRIM_THRESHOLD_`` and
-``MALLOC_MMAP_THRESHOLD_`` raised, for all implementations, which shows the cost of the
-arithmetic and copies alone.
+NumPy allocates its temporaries with ``malloc``; by default glibc hands large freed blocks
+back to the kernel, so every call pays page faults for its fresh temporaries again (about
+2 us per 4 KiB page on a small VM). Importing funcnn turns that off in its own process
+(``funcnn.config.keep_freed_memory``); ``--keep-freed-memory`` reruns the benchmark with
+``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_MMAP_THRESHOLD_`` raised for all implementations,
+which shows the cost of the arithmetic and copies alone.
 """
 from __future__ import annotations
 

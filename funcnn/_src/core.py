@@ -58,7 +58,8 @@ class Primitive:
         """Apply the primitive, letting the innermost active transform see it."""
         for arg in args:
             if isinstance(arg, Tracer):
-                return top_trace(args).process(self, args, params)  # type: ignore[union-attr]
+                trace = top_trace(args) if len(args) > 1 else arg._trace
+                return trace.process(self, args, params)  # type: ignore[union-attr]
         return self.evaluate(args, params)
 
     def evaluate(self, args: Sequence[Any], params: dict) -> Any:

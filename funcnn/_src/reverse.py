@@ -68,6 +68,8 @@ class ReverseTrace(Trace):
                 vjps.append(maker(ans, *vals, **params))
         if not parents:
             return ans
+        if type(ans) is np.ndarray:  # the common case, without the generic lookups
+            return VJPTracer(self, ans, Node(parents, vjps, ans.shape, ans.dtype, prim))
         return VJPTracer(self, ans, Node(parents, vjps, shape_of(ans), dtype_of(ans), prim))
 
     def new_input(self, value: Any) -> VJPTracer:
@@ -108,7 +110,8 @@ def backward_pass(roots: Sequence[tuple[Node, Any]], leaves: Sequence[Node]) -> 
                     parent_ct = vjp(ct)
                 except FloatingPointError as err:  # raised by debug_nans inside the rule
                     raise FloatingPointError(f"{err}, in the VJP of {_name(node.prim)}") from None
-                if shape_of(parent_ct) != parent.shape or dtype_of(parent_ct) != parent.dtype:
+                if type(parent_ct) is not np.ndarray or parent_ct.shape != parent.shape \
+                        or parent_ct.dtype != parent.dtype:
                     parent_ct = coerce(parent_ct, parent.shape, parent.dtype)
                 if config.debug_nans:
                     core.check_finite(parent_ct, f"the cotangent computed by the VJP of {_name(node.prim)}")

@@ -15,6 +15,7 @@ save therefore leaves the previous checkpoint untouched.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -183,13 +184,18 @@ def _storable(leaf: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _is_not(parent: Any, x: Any) -> bool:
+    """``x`` is another object than ``parent``: flattening ``parent`` stops at its children."""
+    return x is not parent
+
+
 def _describe(tree: PyTree, pairs: list[tuple[KeyPath, Any]]) -> dict[str, Any]:
     """The JSON structure record: every container with its children, and every leaf's entry name."""
     nodes = []
     stack: list[tuple[_Path, Any]] = [([], tree)]
     while stack:
         path, obj = stack.pop()
-        children, _ = tree_flatten_with_path(obj, is_leaf=lambda x, obj=obj: x is not obj)
+        children, _ = tree_flatten_with_path(obj, is_leaf=functools.partial(_is_not, obj))
         if len(children) == 1 and children[0][0] == ():
             continue  # a leaf
         cls = type(obj)

@@ -14,7 +14,7 @@ __all__ = ["read_idx"]
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: IDX type byte -> big-endian element dtype.
-IDX_DTYPES = {
+IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
     0x0B: np.dtype(">i2"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, Optional, Union
 
 import numpy as np
@@ -139,7 +138,7 @@ def standardize(
 def _normalize_axes(axis: Axis, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
-    raw = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    raw = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     axes = []
     for a in raw:
         if not -ndim <= a < ndim:

@@ -58,5 +58,5 @@ def permutation(seed: Seed, n: int) -> np.ndarray:
     if _is_funcnn_key(seed):
         from funcnn import random as frandom
 
-        return np.asarray(frandom.permutation(seed, n), dtype=np.int64)
+        return np.asarray(frandom.permutation(np.asarray(seed), n), dtype=np.int64)
     return as_generator(seed).permutation(n).astype(np.int64)

@@ -85,3 +85,14 @@ def test_a_worker_process_reports_the_same_check_figures(harness):
     finally:
         worker.close()
     assert reply == {"status": "ok", "check": figures, "fingerprint": fingerprint}
+
+
+def test_workers_report_their_allocator_and_can_all_keep_freed_memory(harness):
+    run, _ = harness
+    env = run.worker_env(2, keep_freed_memory=True)
+    assert int(env["MALLOC_TRIM_THRESHOLD_"]) >= 1 << 30 and int(env["MALLOC_MMAP_THRESHOLD_"]) == 32 << 20
+    worker = run.Worker("numpy", threads=1, keep_freed_memory=True)
+    try:
+        assert worker.greeting()["allocator"].startswith("keeps freed memory")
+    finally:
+        worker.close()

@@ -136,8 +136,13 @@ def _pool_scatter_impl(g: Any, winners: np.ndarray, *, window: tuple, strides: t
                        in_spatial: tuple) -> np.ndarray:
     g = np.asarray(g)
     nsp = len(window)
-    gp = _padded_zeros(g.shape[:-nsp] + in_spatial, padding, nsp, g.dtype)
     overlapping = any(s < k for s, k in zip(strides, window))
+    tiled = not overlapping and all(k == s and n == m * s and lo == hi == 0 for k, s, n, m, (lo, hi)
+                                    in zip(window, strides, in_spatial, g.shape[-nsp:], padding))
+    if tiled:  # the windows cover every input element exactly once: all of it is written below
+        gp = np.empty(g.shape[:-nsp] + in_spatial, dtype=g.dtype)
+    else:
+        gp = _padded_zeros(g.shape[:-nsp] + in_spatial, padding, nsp, g.dtype)
     for t, index in enumerate(_tap_slices(window, strides, g.shape[-nsp:])):
         if overlapping:
             gp[index] += g * (winners == t)

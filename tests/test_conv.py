@@ -469,3 +469,14 @@ def test_fold_on_a_grown_grid_matches_reference(padding, dilation):
     w = rng.standard_normal((1, 4, 3) + (3, 2, 2)[:nsp])
     expected = reference_conv(x[0], w[0], (1,) * nsp, list(padding), (1,) * nsp, dilation, 1)
     np.testing.assert_allclose(_conv_kernels.fold(x, w, padding, dilation)[0], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_fold_in_blocks_of_several_images_and_of_one():
+    """Batch blocks of two images (summed apart, then copied in) and a last block of one (in place)."""
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((1, 5, 3, 6, 7)), rng.standard_normal((1, 4, 3, 3, 3))
+    padding, dilation = ((1, 1), (2, 0)), (1, 2)
+    per_image = w.shape[1] * 9 * (6 + 2) * (7 + 2) * x.itemsize
+    expected = np.stack([reference_conv(x[0], w[0], (1, 1), list(padding), (1, 1), dilation, 1)])
+    with overridden(_conv_kernels, dict(_BLOCK_BYTES=2 * per_image)):
+        np.testing.assert_allclose(_conv_kernels.fold(x, w, padding, dilation), expected, rtol=1e-12, atol=1e-12)

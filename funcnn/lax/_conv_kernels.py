@@ -357,9 +357,10 @@ def fold(lhs: np.ndarray, rhs: np.ndarray, padding: Sequence[tuple[int, int]],
     taps, cells = len(shifts), math.prod(grid)
     kernel_mat = np.ascontiguousarray(np.moveaxis(rhs.reshape(groups, out_feats, feats, taps), 3, 1))
     kernel_mat = kernel_mat.reshape(groups, taps * out_feats, feats)
-    out = np.empty((groups, out_feats, batch, span), dtype=dtype)
     inside = tuple(slice(lo, lo + n) for lo, n in zip(low, lhs.shape[3:]))
     step = max(1, min(batch, _BLOCK_BYTES // max(1, groups * taps * out_feats * cells * lhs.itemsize)))
+    # one block is the whole output; several are copied into it
+    out = np.empty((groups, out_feats, batch, span), dtype=dtype) if step < batch else None
     for start in range(0, batch, step):
         images = slice(start, min(batch, start + step))
         source = np.empty((groups, feats, images.stop - start) + grid, dtype=dtype)
@@ -370,10 +371,21 @@ def fold(lhs: np.ndarray, rhs: np.ndarray, padding: Sequence[tuple[int, int]],
             source[before + (slice(held.stop, None),)] = 0
         products = np.matmul(kernel_mat, source.reshape(groups, feats, -1))
         products = products.reshape(groups, taps, out_feats, images.stop - start, cells)
-        target = out[:, :, images]
+        # several images' sums add up faster in a block of their own (copied into the output
+        # after) than in a strided part of the output; one image's go straight in
+        in_place = out is not None and images.stop - start == 1
+        if out is not None and in_place:
+            target = out[:, :, images]
+        else:
+            target = np.empty((groups,) + products.shape[2:4] + (span,), dtype=dtype)
         np.copyto(target, products[:, 0, ..., shifts[0]:shifts[0] + span])
         for t in range(1, taps):
             target += products[:, t, ..., shifts[t]:shifts[t] + span]
+        if out is None:
+            out = target
+        elif not in_place:
+            out[:, :, images] = target
+    assert out is not None
     item = out.itemsize
     return as_strided(out, (groups, batch, out_feats) + out_sp,
                       (out.strides[0], out.strides[2], out.strides[1]) + tuple(r * item for r in row))

@@ -136,6 +136,8 @@ PLANS = [
     ("fold", _conv_kernels, dict(choose=fold_where_possible)),
     ("padded_windows", _conv_kernels, dict(_MAX_GATHERED_TAPS=0)),
     ("tiny_blocks", _conv_kernels, dict(_BLOCK_BYTES=64)),
+    ("per_image_kernel_gradients", _conv_kernels, dict(_SMALL_KERNEL_GRADIENT=1 << 60)),
+    ("single_kernel_gradients", _conv_kernels, dict(_SMALL_KERNEL_GRADIENT=0)),
 ]
 
 

@@ -236,7 +236,8 @@ def unfold(win: Windows, rhs: np.ndarray, keep: Keep | None = None) -> np.ndarra
     inner = max(positions + contracted, key=lambda ax: (_run(win, ax), ax in contracted))
     positions_last = inner in positions  # unfolded (contracted, positions): result (G, O, positions)
     if positions_last:
-        pos_axes, con_axes = _memory_sorted(win, positions, last=inner), contracted
+        # taps outermost, so that each tap's copy fills one contiguous slab of the matrix
+        pos_axes, con_axes = _memory_sorted(win, positions, last=inner), contracted[1:] + contracted[:1]
         order = con_axes + pos_axes
     else:
         pos_axes, con_axes = _memory_sorted(win, positions), _memory_sorted(win, contracted, last=inner)

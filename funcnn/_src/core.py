@@ -62,6 +62,19 @@ class Primitive:
                 return trace.process(self, args, params)  # type: ignore[union-attr]
         return self.evaluate(args, params)
 
+    def binder(self) -> Callable[..., Any]:
+        """``bind`` for calls with positional arguments only, as a plain function: the body of
+        an elementwise op's public function, one Python call shallower than ``bind``."""
+        prim, evaluate, no_params = self, self.evaluate, {}  # nothing mutates the shared dict
+
+        def bound(*args: Any) -> Any:
+            for arg in args:
+                if isinstance(arg, Tracer):
+                    trace = top_trace(args) if len(args) > 1 else arg._trace
+                    return trace.process(prim, args, no_params)  # type: ignore[union-attr]
+            return evaluate(args, no_params)
+        return bound
+
     def evaluate(self, args: Sequence[Any], params: dict) -> Any:
         """Run the NumPy implementation on plain values, with readable errors."""
         try:

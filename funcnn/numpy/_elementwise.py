@@ -51,14 +51,13 @@ def weak_scalars(args: tuple) -> tuple:
 
 def _public(prim: Primitive, doc: str) -> Callable[..., Any]:
     """The public function of a primitive, named and documented like NumPy's."""
-    bind = prim.bind
+    bind = prim.binder()
 
     if _LEGACY_PROMOTION and prim.broadcasts:
         def op(*args: Any) -> Any:
             return bind(*weak_scalars(args))
     else:
-        def op(*args: Any) -> Any:
-            return bind(*args)
+        op = bind
 
     op.__name__ = op.__qualname__ = prim.name
     op.__doc__ = doc

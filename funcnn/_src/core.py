@@ -65,7 +65,8 @@ class Primitive:
     def binder(self) -> Callable[..., Any]:
         """``bind`` for calls with positional arguments only, as a plain function: the body of
         an elementwise op's public function, one Python call shallower than ``bind``."""
-        prim, evaluate, no_params = self, self.evaluate, {}  # nothing mutates the shared dict
+        prim, evaluate = self, self.evaluate
+        no_params: dict[str, Any] = {}  # shared by every call: nothing mutates it
 
         def bound(*args: Any) -> Any:
             for arg in args:

@@ -20,7 +20,7 @@ import ctypes.util
 import sys
 from typing import Any
 
-# mallopt(3) parameters and glibc's own defaults.
+# mallopt(3) parameters, our settings and glibc's initial ones.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _KEPT = {_M_MMAP_THRESHOLD: 32 << 20, _M_TRIM_THRESHOLD: 1 << 30}
 _DEFAULT = {_M_MMAP_THRESHOLD: 128 << 10, _M_TRIM_THRESHOLD: 128 << 10}
@@ -40,9 +40,11 @@ def _glibc() -> Any:
 
 
 def keep_freed_memory(enable: bool) -> bool:
-    """Make glibc keep freed memory for reuse (``True``) or return it eagerly, its default (``False``).
+    """Make glibc keep freed memory for reuse (``True``) or return it eagerly (``False``).
 
-    Returns whether the allocator now keeps freed memory: always ``False`` without glibc.
+    ``False`` restores glibc's initial thresholds (128 KiB), though not its habit of
+    raising them as the program runs, which any explicit setting turns off. Returns
+    whether the allocator now keeps freed memory: always ``False`` without glibc.
     """
     libc = _glibc()
     if libc is None:

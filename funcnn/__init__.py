@@ -10,18 +10,20 @@ import importlib
 from typing import Any
 
 from funcnn import numpy, tree_util
+from funcnn._src.abstract import ShapeDtype
 from funcnn._src.api import grad, hessian, jacfwd, jacrev, jvp, stop_gradient, value_and_grad, vjp
 from funcnn._src.config import config
 from funcnn._src.custom import custom_vjp
+from funcnn._src.graph import Graph, eval_graph, eval_shape, make_graph
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "io", "lax", "losses", "metrics", "nn", "optim", "random", "scipy", "testing", "train",
-               "tree")
+_SUBMODULES = ("data", "extend", "io", "lax", "losses", "metrics", "nn", "optim", "random", "scipy", "testing",
+               "train", "tree")
 
 __all__ = [
-    "config", "custom_vjp", "grad", "hessian", "jacfwd", "jacrev", "jvp", "numpy", "stop_gradient",
-    "tree_util", "value_and_grad", "vjp", *_SUBMODULES,
+    "Graph", "ShapeDtype", "config", "custom_vjp", "eval_graph", "eval_shape", "grad", "hessian", "jacfwd",
+    "jacrev", "jvp", "make_graph", "numpy", "stop_gradient", "tree_util", "value_and_grad", "vjp", *_SUBMODULES,
 ]
 
 

@@ -195,34 +195,42 @@ def test_one_by_one_kernel_is_a_matmul():
 
 
 def test_every_derivative_is_a_convolution():
-    """The backward pass of a convolution runs the convolution primitive once per argument (the
-    kernel's from the forward's unfolded input); higher derivatives are convolutions too."""
+    """The backward pass of a convolution runs one convolution per argument (the kernel's from
+    the unfolded input the forward kept and handed over as a residual); higher derivatives are
+    convolutions too."""
     calls = []
-    original = _conv._conv_p.impl
+    prims = (_conv._conv_p, _conv._conv_keep_p, _conv._conv_from_unfolded_p)
+    originals = {p: p.impl for p in prims}
 
-    def counting(*args, **params):
-        calls.append(params)
-        return original(*args, **params)
+    def counting(prim):
+        def impl(*args, **params):
+            calls.append(prim.name)
+            return originals[prim](*args, **params)
+        return impl
 
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((2, 4, 5, 5)), rng.standard_normal((6, 2, 3, 3))
     f = lambda x, w: fnp.sum(lax.conv_general_dilated(x, w, (2, 1), "SAME", (1, 2), (2, 1), 2) ** 2)
-    geometric = {"strides", "padding", "lhs_dilation", "rhs_dilation"}
-    _conv._conv_p.impl = counting
+    expected = fn.grad(f, argnums=(0, 1))(x, w)
+    for p in prims:
+        p.impl = counting(p)
     try:
         gx, gw = fn.grad(f, argnums=(0, 1))(x, w)
-        assert len(calls) == 3  # the forward, then one per argument
-        assert calls[0]["keep"] is not None and calls[2]["unfolded"] is not None
+        assert calls == ["conv_keep_unfolded", "conv_general_dilated", "conv_from_unfolded"]
         calls.clear()
-        _conv._conv_p.impl = original
-        expected = fn.grad(f, argnums=(0, 1))(x + 0, w + 0)
-        np.testing.assert_allclose(gw, expected[1], rtol=1e-12)
-        _conv._conv_p.impl = counting
-        fn.grad(lambda x: fnp.sum(fn.grad(f, argnums=1)(x, w) ** 2))(x)
-        assert calls and all(geometric <= set(c) <= geometric | {"keep", "unfolded"} for c in calls)
-        assert all(c.get("unfolded") is None for c in calls)  # x is traced: nothing to reuse
+        fn.grad(f)(x, w)  # no kernel gradient wanted: nothing kept
+        assert calls == ["conv_general_dilated", "conv_general_dilated"]
+        calls.clear()
+        second = lambda x: fnp.sum(fn.grad(f, argnums=1)(x, w) ** 2)
+        check_grads(second, (x,), order=1, modes=("rev",))
+        assert calls and set(calls) <= {p.name for p in prims}
     finally:
-        _conv._conv_p.impl = original
+        for p, impl in originals.items():
+            p.impl = impl
+    np.testing.assert_allclose(gx, expected[0], rtol=1e-12)
+    np.testing.assert_allclose(gw, expected[1], rtol=1e-12)
+    x_only = fn.grad(f)(x, w)
+    np.testing.assert_allclose(x_only, expected[0], rtol=1e-12)
 
 
 def test_every_lax_primitive_is_exercised():
@@ -231,6 +239,7 @@ def test_every_lax_primitive_is_exercised():
     from funcnn._src import core
     from funcnn._src.forward import ForwardTrace
     from funcnn._src.reverse import ReverseTrace
+    from funcnn.extend import is_differentiable
 
     seen = set()
     originals = {cls: cls.process for cls in (ForwardTrace, ReverseTrace)}
@@ -243,21 +252,23 @@ def test_every_lax_primitive_is_exercised():
 
     rng = np.random.default_rng(9)
     x, w = rng.standard_normal((1, 2, 5, 5)), rng.standard_normal((2, 2, 3, 3))
-    calls = [lambda x: lax.conv_general_dilated(x, w, (1, 1), "SAME"), lambda x: lax.max_pool(x, (2, 2)),
-             lambda x: lax.avg_pool(x, (2, 2))]
+    calls = [(lambda x: lax.conv_general_dilated(x, w, (1, 1), "SAME"), x),
+             (lambda w: lax.conv_general_dilated(x, w, (1, 1), "SAME"), w),
+             (lambda x: lax.max_pool(x, (2, 2)), x), (lambda x: lax.avg_pool(x, (2, 2)), x)]
     for cls, original in originals.items():
         cls.process = recording(original)
     try:
-        for f in calls:  # second order reaches the rules' primitives; traced (co)tangents, their transposes
-            check_grads(f, (x,), order=2, modes=("fwd", "rev"))
-            v = rng.standard_normal(np.shape(f(x)))
-            check_grads(lambda v: fn.vjp(f, x)[1](v)[0], (v,), order=2, modes=("fwd", "rev"))
-            check_grads(lambda t: fn.jvp(f, (x,), (t,))[1], (x,), order=2, modes=("fwd", "rev"))
+        for f, a in calls:  # second order reaches the rules' primitives; traced (co)tangents, their transposes
+            check_grads(f, (a,), order=2, modes=("fwd", "rev"))
+            v = rng.standard_normal(np.shape(f(a)))
+            check_grads(lambda v: fn.vjp(f, a)[1](v)[0], (v,), order=2, modes=("fwd", "rev"))
+            check_grads(lambda t: fn.jvp(f, (a,), (t,))[1], (a,), order=2, modes=("fwd", "rev"))
     finally:
         for cls, original in originals.items():
             cls.process = original
-    wanted = {p.name for p in core.PRIMITIVES if p.differentiable and p.module.startswith("funcnn.lax")}
-    assert wanted == {"conv_general_dilated", "window_sum", "window_sum_transpose", "max_pool", "pool_gather",
+    wanted = {p.name for p in core.PRIMITIVES if is_differentiable(p) and p.module.startswith("funcnn.lax")}
+    assert wanted == {"conv_general_dilated", "conv_keep_unfolded", "conv_from_unfolded", "window_sum",
+                      "window_sum_transpose", "max_pool", "max_pool_winners", "pool_gather",
                       "pool_scatter"}, f"new lax primitives need tests: {sorted(wanted)}"
     for cls in (ForwardTrace, ReverseTrace):
         missing = {name for name in wanted if (cls, name) not in seen}

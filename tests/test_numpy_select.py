@@ -8,7 +8,7 @@ import pytest
 
 import funcnn as fn
 import funcnn.numpy as fnp
-from funcnn.numpy._elementwise import _SELECT_MIN_SIZE, _tie_mask, _where_impl
+from funcnn.numpy._elementwise import _SELECT_MIN_SIZE, _share_impl, _where_impl
 
 SPECIAL = np.array([np.nan, -0.0, 0.0, np.inf, -np.inf, 1.5, -2.0, 3e-39])
 BIG = (64, 80)
@@ -71,7 +71,7 @@ def test_tie_masks_share_the_gradient_at_ties(dtype):
     x[::3, ::4] = 0.0
     for y in (0.0, np.zeros_like(x), rng.standard_normal(BIG[1]).astype(dtype)):
         want = np.where(x > y, 1.0, np.where(x == y, 0.5, 0.0)).astype(dtype)
-        assert _same_bits(_tie_mask(x, x, y, np.greater), want)
+        assert _same_bits(_share_impl(x, y, op="greater", dtype=np.dtype(dtype)), want)
 
 
 def test_relu_and_maximum_gradients_on_large_arrays():

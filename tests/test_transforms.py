@@ -322,11 +322,11 @@ def test_graph_is_freed_after_the_backward_pass():
 
 
 def test_check_grads_catches_a_wrong_rule():
-    from funcnn._src.core import Primitive, defjvp, defvjp
+    from funcnn.extend import Primitive, def_jvp, def_vjp
 
     bad = Primitive("bad_sin", np.sin)
-    defvjp(bad, lambda ans, x: lambda g: g * fnp.cos(x) * 1.01)
-    defjvp(bad, lambda t, ans, x: t * fnp.cos(x))
+    def_vjp(bad, lambda ans, x: lambda g: g * fnp.cos(x) * 1.01)
+    def_jvp(bad, lambda t, ans, x: t * fnp.cos(x))
     check_grads(bad.bind, (np.array([0.3, 1.0]),), order=1, modes=("fwd",))
     with pytest.raises(AssertionError, match="reverse mode"):
         check_grads(bad.bind, (np.array([0.3, 1.0]),), order=1, modes=("rev",))

@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from funcnn import tree_util
-from funcnn._src import core
+from funcnn._src import core, ops
 from funcnn._src.core import Tracer, dtype_of, new_trace, shape_of
 from funcnn._src.forward import ForwardTrace, JVPTracer
 from funcnn._src.reverse import ReverseTrace, VJPTracer, backward_pass, coerce
@@ -30,6 +30,8 @@ def _as_input(leaf: Any, what: str, path: Any) -> Any:
         raise TypeError(f"{what}: can only differentiate with respect to float32/float64 values, but "
                         f"the input at {_where(path)} has dtype {dtype_of(leaf)} (cast it with "
                         ".astype(np.float32) or pass it as another argument)")
+    if getattr(leaf, "weak_type", False):  # a Python number traced by make_graph: an array here, as eagerly
+        leaf = ops.convert_element_type(leaf, dtype_of(leaf))
     return leaf
 
 
@@ -99,17 +101,17 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         tracers = [trace.new_input(x) for x in flat]
         out, aux = _split_aux(fun(*tree_util.tree_unflatten(in_tree, tracers)), has_aux, "vjp")
     out_flat, out_tree = tree_util.tree_flatten(out)
-    nodes = [o.node if isinstance(o, VJPTracer) and o._trace is trace else None for o in out_flat]
+    nodes = [(o.node, o.slot) if isinstance(o, VJPTracer) and o._trace is trace else None for o in out_flat]
     out_primals = [_lower(o, trace) for o in out_flat]
     leaves = [t.node for t in tracers]
     del tracers, out, out_flat
 
     def vjp_fn(cotangent: Any) -> tuple:
         cts = _flat_cotangents(cotangent, out_tree, out_primals)
-        roots = [(node, ct) for node, ct in zip(nodes, cts) if node is not None]
+        roots = [(node[0], node[1], ct) for node, ct in zip(nodes, cts) if node is not None]
         grads = backward_pass(roots, leaves) if roots else [None] * len(leaves)
-        grads = [np.zeros(node.shape, node.dtype) if g is None else g if isinstance(g, Tracer) else np.asarray(g)
-                 for g, node in zip(grads, leaves)]
+        grads = [ops.zeros_like(x) if g is None else g if isinstance(g, Tracer) else np.asarray(g)
+                 for g, x in zip(grads, flat)]
         return tree_util.tree_unflatten(in_tree, grads)
 
     result = tree_util.tree_unflatten(out_tree, out_primals)
@@ -207,7 +209,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux:
     for o in out_flat:
         mine = isinstance(o, JVPTracer) and o._trace is trace
         primals_out.append(o.primal if mine else o)
-        tangents_out.append(o.tangent if mine else np.zeros(shape_of(o), dtype_of(o)))
+        tangents_out.append(o.tangent if mine else ops.zeros_like(o))
     result = (tree_util.tree_unflatten(out_tree, primals_out), tree_util.tree_unflatten(out_tree, tangents_out))
     if has_aux:
         return result + (tree_util.tree_map(lambda x: _lower(x, trace), aux),)
@@ -303,7 +305,7 @@ def jacfwd(fun: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callab
                 cols.append(tree_util.tree_leaves(res[1]))
             columns.append(cols)
         if out is None:  # every input is empty: evaluate once for the output's shapes
-            res = jvp(partial, dyn, tree_util.tree_map(np.zeros_like, dyn), has_aux=has_aux)
+            res = jvp(partial, dyn, tree_util.tree_map(ops.zeros_like, dyn), has_aux=has_aux)
             out, aux = res[0], (res[2] if has_aux else None)
         out_flat, out_tree = tree_util.tree_flatten(out)
         blocks = [[reshape(stack([col[k] for col in columns[m]], axis=-1) if columns[m] else

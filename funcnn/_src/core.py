@@ -1,13 +1,18 @@
 """The engine's core: primitives, traces and tracers.
 
-Every differentiable operation is a :class:`Primitive`. Calling ``prim.bind(*args)``
-looks for the innermost active transform among the arguments (the tracer whose
-trace has the highest level) and lets that trace process the call; with no tracer
-among the arguments it runs the NumPy implementation directly. Transforms are
-traces: reverse mode (``reverse.py``) records a graph of VJP closures, forward
-mode (``forward.py``) carries tangents alongside primals. A trace handles a
-primitive by binding it again on the unwrapped values, so the next trace down
-sees the call too: that is how transforms compose.
+A :class:`Primitive` is a name and a NumPy implementation; nothing more. What each
+transform needs to know about it (its abstract evaluation, its VJP, its JVP) lives in
+one table per transform, next to that transform (``abstract.py``, ``reverse.py``,
+``forward.py``), and is registered by the op family that defines the primitive. So the
+core knows no transform, and a new transform is a new table.
+
+Calling ``prim.bind(*args)`` looks for the innermost active transform among the
+arguments (the tracer whose trace has the highest level) and lets that trace process
+the call; with no tracer among the arguments it runs the NumPy implementation
+directly. A trace handles a primitive by binding it again on the unwrapped values, so
+the next trace down sees the call too: that is how transforms compose. The bottom
+trace may be a graph capture (``graph.py``), whose tracers hold only an abstract value
+(shape and dtype), never data.
 """
 from __future__ import annotations
 
@@ -20,39 +25,28 @@ import numpy as np
 
 from funcnn._src.config import config
 
-VJPMaker = Callable[..., Callable[[Any], Any]]
-JVPRule = Callable[..., Any]
-
 PRIMITIVES: list["Primitive"] = []
 
 
 class Primitive:
-    """An operation with a NumPy implementation and its derivative rules.
+    """An operation: a name and a NumPy implementation ``impl(*arrays, **params)``.
 
-    ``vjp_makers[i](ans, *args, **params)`` returns the function ``g -> cotangent``
-    of argument ``i`` (staged: it keeps only what the backward pass needs).
-    ``jvp_rules[i](t, ans, *args, **params)`` returns argument ``i``'s contribution
-    to the output tangent. A primitive with neither is not differentiable: its
-    result carries no derivative (comparisons, ``argmax``, ``floor``).
-    ``broadcasts`` marks elementwise primitives whose arguments broadcast; the
-    engine undoes broadcasting of their cotangents and tangents in one place.
+    Arrays (anything that may be traced) are positional operands; keyword ``params``
+    are static: small, hashable and never traced (axes, shapes, dtypes). With
+    ``multiple_results`` the implementation returns a tuple and ``bind`` does too.
+    ``broadcasts`` marks elementwise primitives whose operands broadcast against each other.
     """
 
-    __slots__ = ("name", "impl", "vjp_makers", "jvp_rules", "jvp_joint", "broadcasts", "module", "__weakref__")
+    __slots__ = ("name", "impl", "multiple_results", "broadcasts", "module", "__weakref__")
 
-    def __init__(self, name: str, impl: Callable[..., Any], *, broadcasts: bool = False) -> None:
+    def __init__(self, name: str, impl: Callable[..., Any], *, multiple_results: bool = False,
+                 broadcasts: bool = False) -> None:
         self.name = name
         self.impl = impl
-        self.vjp_makers: tuple[VJPMaker | None, ...] | None = None
-        self.jvp_rules: tuple[JVPRule | None, ...] | None = None
-        self.jvp_joint: Callable[..., Any] | None = None
+        self.multiple_results = multiple_results
         self.broadcasts = broadcasts
         self.module = sys._getframe(1).f_globals.get("__name__", "")  # the op family that defines it
         PRIMITIVES.append(self)
-
-    @property
-    def differentiable(self) -> bool:
-        return self.vjp_makers is not None
 
     def bind(self, *args: Any, **params: Any) -> Any:
         """Apply the primitive, letting the innermost active transform see it."""
@@ -62,9 +56,25 @@ class Primitive:
                 return trace.process(self, args, params)  # type: ignore[union-attr]
         return self.evaluate(args, params)
 
+    def evaluate(self, args: Sequence[Any], params: dict) -> Any:
+        """Run the NumPy implementation on plain values, with readable errors."""
+        try:
+            ans = self.impl(*args, **params)
+        except (ValueError, IndexError) as err:
+            shapes = ", ".join(str(np.shape(a)) for a in args)
+            family = self.module.split("._")[0] or "funcnn"  # e.g. funcnn.numpy, funcnn.lax
+            raise type(err)(f"{family}.{self.name}: {err} (argument shapes: {shapes})") from None
+        if config.debug_nans:
+            for value in (ans if self.multiple_results else (ans,)):
+                check_finite(value, f"the result of {self.name}")
+        return tuple(ans) if self.multiple_results else ans
+
+    # --- speed shortcut --------------------------------------------------------------------
+    # ``bind`` above is the whole idea; this is the same loop without keyword handling, used
+    # as the public function of elementwise ops (one Python call less per op).
+
     def binder(self) -> Callable[..., Any]:
-        """``bind`` for calls with positional arguments only, as a plain function: the body of
-        an elementwise op's public function, one Python call shallower than ``bind``."""
+        """``bind`` for calls with positional arguments only, as a plain function."""
         prim, evaluate = self, self.evaluate
         no_params: dict[str, Any] = {}  # shared by every call: nothing mutates it
 
@@ -76,61 +86,14 @@ class Primitive:
             return evaluate(args, no_params)
         return bound
 
-    def evaluate(self, args: Sequence[Any], params: dict) -> Any:
-        """Run the NumPy implementation on plain values, with readable errors."""
-        try:
-            ans = self.impl(*args, **params)
-        except (ValueError, IndexError) as err:
-            shapes = ", ".join(str(np.shape(a)) for a in args)
-            family = self.module.split("._")[0] or "funcnn"  # e.g. funcnn.numpy, funcnn.lax
-            raise type(err)(f"{family}.{self.name}: {err} (argument shapes: {shapes})") from None
-        if config.debug_nans:
-            check_finite(ans, f"the result of {self.name}")
-        return ans
-
     def __repr__(self) -> str:
         return f"Primitive({self.name})"
 
 
-def defvjp(prim: Primitive, *makers: VJPMaker | None) -> None:
-    """Register one staged VJP maker per argument of ``prim`` (``None``: no gradient)."""
-    prim.vjp_makers = makers
-
-
-class _ByArgnum:
-    """Makers for a variadic primitive: ``maker(i, ans, *args, **params)`` for every ``i``."""
-
-    __slots__ = ("maker",)
-
-    def __init__(self, maker: Callable[..., Any]) -> None:
-        self.maker = maker
-
-    def __getitem__(self, i: int) -> VJPMaker:
-        maker = self.maker
-        return lambda ans, *args, **params: maker(i, ans, *args, **params)
-
-
-def defvjp_argnum(prim: Primitive, maker: Callable[..., Any]) -> None:
-    """Register one VJP maker ``maker(argnum, ans, *args, **params)`` for all arguments."""
-    prim.vjp_makers = _ByArgnum(maker)  # type: ignore[assignment]
-
-
-def defjvp(prim: Primitive, *rules: JVPRule | None) -> None:
-    """Register one JVP rule per argument of ``prim`` (``None``: no tangent flows)."""
-    prim.jvp_rules = rules
-
-
-def defjvp_joint(prim: Primitive, rule: Callable[..., Any]) -> None:
-    """Register a JVP rule that sees all tangents at once: ``rule(tangents, ans, *args, **params)``.
-
-    Absent tangents are ``None``. Used where per-argument contributions would be wasteful
-    (``concatenate``).
-    """
-    prim.jvp_joint = rule
-
-
 def check_finite(value: Any, what: str) -> None:
     """Raise ``FloatingPointError`` when a floating ``value`` holds NaN or Inf (``debug_nans``)."""
+    if _abstract_below(value):
+        return  # a traced graph holds no numbers to check; its replay checks them
     value = concrete(value)
     if np.issubdtype(dtype_of(value), np.inexact) and not np.all(np.isfinite(value)):
         raise FloatingPointError(f"debug_nans: {what} contains NaN or Inf")
@@ -154,13 +117,16 @@ class Trace:
 class Tracer:
     """A value seen by a transform. ``primal`` is the value one level down.
 
-    Operators and array methods are installed by ``funcnn.numpy`` so that a tracer
-    behaves like an ``ndarray`` inside user code.
+    A tracer of a graph capture is ``abstract``: it has a shape and a dtype but no value,
+    so anything that needs one (``bool``, ``float``, ``np.asarray``) raises a
+    :class:`ConcretizationError`. Operators and array methods are installed by
+    ``funcnn.numpy`` so that a tracer behaves like an ``ndarray`` inside user code.
     """
 
     __slots__ = ("_trace", "primal")
     __array_priority__ = 1000
     __hash__ = None  # type: ignore[assignment]  # like ndarray: == is elementwise
+    abstract = False
 
     def __init__(self, trace: Trace, primal: Any) -> None:
         self._trace = trace
@@ -188,18 +154,28 @@ class Tracer:
         return self.shape[0]
 
     def __bool__(self) -> bool:
-        return bool(concrete(self))
+        return bool(concrete(self, "bool() of a traced value (an `if`, `while`, `and` or `or` on it)"))
 
     def __float__(self) -> float:
-        return float(concrete(self))
+        return float(concrete(self, "float() of a traced value"))
 
     def __int__(self) -> int:
-        return int(concrete(self))
+        return int(concrete(self, "int() of a traced value"))
 
     def __index__(self) -> int:
-        return int(concrete(self).__index__())
+        return int(concrete(self, "using a traced value as a Python index").__index__())
+
+    def item(self) -> Any:
+        """The value of a one-element traced array as a Python scalar (not inside a graph)."""
+        return np.asarray(concrete(self, ".item() of a traced value")).item()
+
+    def tolist(self) -> Any:
+        """The value as nested Python lists (not inside a graph)."""
+        return np.asarray(concrete(self, ".tolist() of a traced value")).tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if _abstract_below(self):
+            raise ConcretizationError(self, "converting a traced value to a NumPy array (np.asarray, np.X)")
         raise TypeError(
             f"a traced value (shape {self.shape}, dtype {self.dtype}) cannot become a NumPy array "
             "inside a transform: that would drop its derivative. Use funcnn.numpy (fnp.X for np.X) "
@@ -207,14 +183,44 @@ class Tracer:
         )
 
     def __repr__(self) -> str:
+        if _abstract_below(self):
+            return f"{type(self).__name__}<{self._trace!r}>(abstract {self.dtype}{list(self.shape)})"
         return f"{type(self).__name__}<{self._trace!r}>({concrete(self)!r})"
 
 
-def concrete(x: Any) -> Any:
-    """The plain NumPy value underneath any number of tracers."""
+class ConcretizationError(TypeError):
+    """A Python-level decision or conversion needed the value of an abstract traced value."""
+
+    def __init__(self, tracer: Tracer, what: str) -> None:
+        super().__init__(
+            f"{what} needs a concrete value, but here the value is traced abstractly (shape "
+            f"{tuple(tracer.shape)}, dtype {tracer.dtype}): inside make_graph (or jit) a function runs "
+            "on shapes and dtypes only, so its data does not exist yet. Either mark the argument "
+            "static (static_argnums) so that its value is known while tracing, or express the choice "
+            "with array operations (funcnn.numpy.where, funcnn.numpy.maximum, ...; funcnn.lax.cond "
+            "once control flow lands).")
+
+
+def concrete(x: Any, what: str = "this operation") -> Any:
+    """The plain NumPy value underneath any number of tracers.
+
+    Raises :class:`ConcretizationError`, naming ``what`` needed the value, when the value
+    is traced abstractly (inside ``make_graph``).
+    """
+    top = x
     while isinstance(x, Tracer):
+        if x.abstract:
+            raise ConcretizationError(top, what)
         x = x.primal
     return x
+
+
+def _abstract_below(x: Any) -> bool:
+    while isinstance(x, Tracer):
+        if x.abstract:
+            return True
+        x = x.primal
+    return False
 
 
 def shape_of(x: Any) -> tuple[int, ...]:
@@ -252,7 +258,7 @@ def top_trace(args: Sequence[Any]) -> Trace | None:
 def raise_escaped(trace: Trace) -> None:
     raise RuntimeError(
         f"a traced value from a finished transform ({trace!r}) was used after that transform "
-        "returned; return values out of the function you differentiate instead of storing them "
+        "returned; return values out of the function you transform instead of storing them "
         "outside it."
     )
 

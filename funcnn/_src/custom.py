@@ -1,22 +1,57 @@
 """``custom_vjp``: a function whose reverse-mode derivative is given by the user.
 
-Under reverse mode the innermost transform runs ``fwd`` on its unwrapped arguments and
-records one node per output leaf whose VJP calls ``bwd(residuals, g)``. ``bwd`` is linear
-in ``g``, so an output's node passes zeros for the other outputs and the backward pass
-adds the pieces. Outer transforms see ``fwd`` and ``bwd`` as ordinary funcnn code and
-differentiate through them, as JAX does. Forward mode cannot use a VJP rule and raises.
+Called on traced values, a ``custom_vjp`` function binds the primitive
+``custom_vjp_call``, whose params are three graphs traced from the user's functions on
+the arguments' shapes and dtypes: ``fun`` (the function), ``fwd`` (returning the output
+and the residuals, flattened) and ``bwd`` (residuals and output cotangents in, one
+cotangent per input leaf out). It is an ordinary primitive, so every trace handles it
+through its rule tables: evaluating it replays ``fun``; its abstract value is ``fun``'s
+outputs; its VJP rule replays ``fwd`` one level down and ``bwd`` in the backward pass,
+so outer transforms differentiate through both as ordinary code (as JAX does). Forward
+mode cannot use a VJP rule and raises. Called on plain values it just calls ``fun``.
 """
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from funcnn import tree_util
-from funcnn._src.core import dtype_of, shape_of, top_trace
-from funcnn._src.forward import ForwardTrace
-from funcnn._src.reverse import Node, ReverseTrace, VJPTracer
+from funcnn._src.abstract import ShapeDtype, aval_of, def_abstract_eval
+from funcnn._src.core import Primitive, Tracer
+from funcnn._src.forward import def_jvp_joint
+from funcnn._src.graph import Graph, trace_to_graph
+from funcnn._src.ops import zeros_like
+from funcnn._src.reverse import def_vjp_rule
+
+
+class LazyGraph:
+    """A graph traced on first use: ``bwd`` is traced only when reverse mode needs it, so that
+    a forward-only use never runs it (and its errors surface where JAX's do)."""
+
+    def __init__(self, trace: Callable[[], Graph]) -> None:
+        self._trace: Callable[[], Graph] | None = trace
+        self._graph: Graph | None = None
+
+    @property
+    def graph(self) -> Graph:
+        if self._graph is None:
+            assert self._trace is not None
+            self._graph, self._trace = self._trace(), None
+        return self._graph
+
+    def short(self) -> str:
+        if self._graph is None:
+            return "(traced when reverse mode needs it)"
+        return f"<{len(self._graph.equations)} equations>"
+
+
+class _Graphs(NamedTuple):
+    fun: Graph
+    fwd: Graph
+    bwd: LazyGraph
+    out_tree: Any  # the structure of the function's output
 
 
 class custom_vjp:  # noqa: N801  (a decorator, named like JAX's)
@@ -41,69 +76,114 @@ class custom_vjp:  # noqa: N801  (a decorator, named like JAX's)
         self.fun = fun
         self.fwd: Callable | None = None
         self.bwd: Callable | None = None
+        self._cache: dict[Any, _Graphs] = {}
 
     def defvjp(self, fwd: Callable, bwd: Callable) -> None:
         """Set the forward function (returning ``(out, residuals)``) and the backward one."""
         self.fwd, self.bwd = fwd, bwd
+        self._cache.clear()
 
     def __call__(self, *args: Any) -> Any:
         if self.fwd is None or self.bwd is None:
             raise TypeError(f"custom_vjp function {self.__name__}: call .defvjp(fwd, bwd) before using it")
         flat, in_tree = tree_util.tree_flatten(args)
-        trace = top_trace(flat)
-        if trace is None:
+        if not any(isinstance(x, Tracer) for x in flat):
             return self.fun(*args)
-        if isinstance(trace, ForwardTrace):
-            raise TypeError(f"can't apply forward-mode differentiation (jvp, jacfwd) to the custom_vjp "
-                            f"function {self.__name__}; use reverse mode (grad, vjp, jacrev)")
-        assert isinstance(trace, ReverseTrace)
-        return _reverse(self, trace, flat, in_tree)
+        graphs = self._graphs(flat, in_tree)
+        out = custom_vjp_call_p.bind(*flat, fun=graphs.fun, fwd=graphs.fwd, bwd=graphs.bwd, name=self.__name__)
+        return tree_util.tree_unflatten(graphs.out_tree, out)
+
+    def _graphs(self, flat: list, in_tree: Any) -> _Graphs:
+        """The three graphs for arguments of these shapes and dtypes, traced once and kept
+        (unless they close over values of an enclosing transform)."""
+        avals = tuple(aval_of(x).strong() for x in flat)
+        key = (in_tree, avals)
+        graphs = self._cache.get(key)
+        if graphs is None:
+            graphs = _trace(self, in_tree, avals)
+            consts = graphs.fun.const_values + graphs.fwd.const_values
+            if not any(isinstance(c, Tracer) for c in consts):
+                self._cache[key] = graphs
+        return graphs
 
 
-def _reverse(cv: custom_vjp, trace: ReverseTrace, flat: list, in_tree: Any) -> Any:
-    """Run ``fwd`` one level down and record a node per output leaf that calls ``bwd``."""
-    mine = [isinstance(x, VJPTracer) and x._trace is trace for x in flat]
-    vals = [x.primal if m else x for x, m in zip(flat, mine)]
-    out, residuals = cv.fwd(*tree_util.tree_unflatten(in_tree, vals))  # type: ignore[misc]
-    out_flat, out_tree = tree_util.tree_flatten(out)
-    parents = tuple(x.node for x, m in zip(flat, mine) if m)
-    positions = [i for i, m in enumerate(mine) if m]
-    results = []
-    for k, o in enumerate(out_flat):
-        vjps = _output_vjps(cv, residuals, k, out_flat, out_tree, in_tree, vals, positions)
-        node = Node(parents, vjps, shape_of(o), dtype_of(o), cv)
-        results.append(VJPTracer(trace, o, node))
-    return tree_util.tree_unflatten(out_tree, results)
+def _trace(cv: custom_vjp, in_tree: Any, avals: tuple[ShapeDtype, ...]) -> _Graphs:
+    name = cv.__name__
+    res_tree = out_tree = None
+
+    def fun(*flat: Any) -> list:
+        nonlocal out_tree
+        leaves, out_tree = tree_util.tree_flatten(cv.fun(*tree_util.tree_unflatten(in_tree, flat)))
+        return leaves
+
+    def fwd(*flat: Any) -> list:
+        nonlocal res_tree
+        out, residuals = _pair(cv.fwd(*tree_util.tree_unflatten(in_tree, flat)), name)  # type: ignore[misc]
+        res_leaves, res_tree = tree_util.tree_flatten(residuals)
+        return tree_util.tree_leaves(out) + res_leaves
+
+    fun_graph = trace_to_graph(fun, avals, {})
+    fwd_graph = trace_to_graph(fwd, avals, {})
+    out_avals = fun_graph.out_avals
+    res_avals = fwd_graph.out_avals[len(out_avals):]
+
+    def bwd(*flat: Any) -> list:
+        assert res_tree is not None and out_tree is not None
+        residuals = tree_util.tree_unflatten(res_tree, flat[:len(res_avals)])
+        g = tree_util.tree_unflatten(out_tree, flat[len(res_avals):])
+        return _flat_cotangents(cv, cv.bwd(residuals, g), in_tree, avals)  # type: ignore[misc]
+
+    bwd_graph = LazyGraph(lambda: trace_to_graph(bwd, tuple(res_avals) + tuple(out_avals), {}))
+    return _Graphs(fun_graph, fwd_graph, bwd_graph, out_tree)
 
 
-def _output_vjps(cv: custom_vjp, residuals: Any, k: int, out_flat: list, out_tree: Any, in_tree: Any,
-                 vals: list, positions: list[int]) -> tuple:
-    """The VJP closures from output leaf ``k`` to each traced input; ``bwd`` runs once per cotangent."""
-    cache: list[Any] = [None, None]
-
-    def all_cotangents(g: Any) -> list:
-        if cache[0] is not g:
-            cts = [g if j == k else np.zeros(shape_of(o), dtype_of(o)) for j, o in enumerate(out_flat)]
-            cache[0], cache[1] = g, _flat_bwd(cv, residuals, tree_util.tree_unflatten(out_tree, cts), in_tree, vals)
-        return cache[1]
-
-    return tuple((lambda g, i=i: all_cotangents(g)[i]) for i in positions)
+def _pair(result: Any, name: str) -> tuple[Any, Any]:
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        raise TypeError(f"custom_vjp function {name}: fwd must return a pair (output, residuals); it returned "
+                        f"a {type(result).__name__}")
+    return result[0], result[1]
 
 
-def _flat_bwd(cv: custom_vjp, residuals: Any, g: Any, in_tree: Any, vals: list) -> list:
+def _flat_cotangents(cv: custom_vjp, cts: Any, in_tree: Any, avals: tuple[ShapeDtype, ...]) -> list:
     """``bwd``'s cotangents, flattened like the inputs; ``None`` entries become zeros."""
-    cts = cv.bwd(residuals, g)  # type: ignore[misc]
-    args = tree_util.tree_unflatten(in_tree, vals)
+    args = tree_util.tree_unflatten(in_tree, avals)
     if not isinstance(cts, (tuple, list)) or len(cts) != len(args):
         raise TypeError(f"custom_vjp function {cv.__name__}: bwd must return a tuple with one cotangent per "
                         f"positional argument ({len(args)}); it returned {type(cts).__name__}")
     flat = []
     for arg, ct in zip(args, cts):
         if ct is None:
-            flat += [np.zeros(shape_of(x), dtype_of(x)) for x in tree_util.tree_leaves(arg)]
+            flat += [np.zeros(a.shape, a.dtype) for a in tree_util.tree_leaves(arg)]
         else:
             tree_util.check_same_structure(arg, ct, what=f"custom_vjp {cv.__name__}: argument and its cotangent")
             flat += tree_util.tree_leaves(ct)
     return flat
 
 
+# --- the primitive -----------------------------------------------------------------------------
+
+
+def _impl(*flat: Any, fun: Graph, fwd: Graph, bwd: LazyGraph, name: str) -> list:
+    return fun.eval_flat(flat)
+
+
+def _vjp_rule(wanted: tuple, *flat: Any, fun: Graph, fwd: Graph, bwd: LazyGraph, name: str) -> tuple:
+    n_out = len(fun.outputs)
+    results = fwd.eval_flat(flat)
+    out, residuals = tuple(results[:n_out]), results[n_out:]
+
+    def pullback(g: tuple) -> list:
+        cts = [zeros_like(o) if t is None else t for t, o in zip(g, out)]
+        return bwd.graph.eval_flat(list(residuals) + cts)
+    return out, pullback
+
+
+def _no_jvp(tangents: list, ans: Any, *flat: Any, name: str, **graphs: Any) -> Any:
+    raise TypeError(f"can't apply forward-mode differentiation (jvp, jacfwd) to the custom_vjp function {name}; "
+                    "use reverse mode (grad, vjp, jacrev)")
+
+
+custom_vjp_call_p = Primitive("custom_vjp_call", _impl, multiple_results=True)
+def_abstract_eval(custom_vjp_call_p, lambda *avals, fun, fwd, bwd, name: tuple(fun.out_avals))
+def_vjp_rule(custom_vjp_call_p, _vjp_rule)
+def_jvp_joint(custom_vjp_call_p, _no_jvp)

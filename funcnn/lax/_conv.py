@@ -17,6 +17,11 @@ the same primitive applied to transposed (and, for the kernel, flipped) argument
 Both padding amounts are worked out from the forward geometry and may be negative,
 which crops. Since the rules are built from the primitive itself, derivatives of every
 order are convolutions. The JVP uses linearity in each argument.
+
+When reverse mode will want the kernel's gradient, its VJP rule runs the forward as
+``conv_keep_unfolded``, which also returns the unfolded input (the residual) and its
+layout; the kernel gradient is then ``conv_from_unfolded``, the same convolution computed
+from that residual as one GEMM. Both are values of the graph, handed over by the engine.
 """
 from __future__ import annotations
 
@@ -24,21 +29,68 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from funcnn._src.core import Primitive, Tracer, defjvp, defvjp, dtype_of, ndim_of, shape_of
+from funcnn.extend import (
+    Primitive, ShapeDtype, Tracer, def_abstract_eval, def_jvp, def_jvp_joint, def_vjp, def_vjp_rule, dtype_of,
+    ndim_of, shape_of,
+)
 from funcnn.lax import _conv_kernels
-from funcnn.lax._conv_kernels import Keep, Unfolded
-from funcnn.lax._windows import Padding, check_spans, dilated_size, positive_ints, resolve_padding
+from funcnn.lax._windows import Padding, check_spans, dilated_size, out_size, positive_ints, resolve_padding
 from funcnn.numpy._shape import flip, reshape, swapaxes, transpose
 
 Pairs = tuple[tuple[int, int], ...]
 
 
 def _conv_impl(lhs: Any, rhs: Any, *, strides: tuple, padding: Pairs, lhs_dilation: tuple,
-               rhs_dilation: tuple, keep: Keep | None = None, unfolded: Unfolded | None = None) -> np.ndarray:
-    return _conv_kernels.conv(lhs, rhs, strides, padding, lhs_dilation, rhs_dilation, keep, unfolded)
+               rhs_dilation: tuple) -> np.ndarray:
+    return _conv_kernels.conv(lhs, rhs, strides, padding, lhs_dilation, rhs_dilation)
+
+
+def _conv_keep_impl(lhs: Any, rhs: Any, *, strides: tuple, padding: Pairs, lhs_dilation: tuple,
+                    rhs_dilation: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    out, unfolded = _conv_kernels.conv_keep(lhs, rhs, strides, padding, lhs_dilation, rhs_dilation)
+    return (out,) + _conv_kernels.flat_unfolded(unfolded)
+
+
+def _conv_from_unfolded_impl(lhs: Any, rhs: Any, matrix: np.ndarray, layout: np.ndarray, *, strides: tuple,
+                             padding: Pairs, lhs_dilation: tuple, rhs_dilation: tuple) -> np.ndarray:
+    """The convolution of ``lhs`` with ``rhs`` (a kernel-gradient convolution: ``rhs`` is the forward's
+    output cotangent), computed from the forward's unfolded input; ``lhs`` is not read."""
+    rhs = np.asarray(rhs, dtype=matrix.dtype)
+    kernel = _out_spatial(shape_of(lhs), shape_of(rhs), strides, padding, lhs_dilation, rhs_dilation)
+    if rhs.size == 0 or matrix.size == 0:  # no features, or an empty batch: nothing to add up
+        return np.zeros(shape_of(lhs)[:2] + rhs.shape[1:2] + kernel, dtype=matrix.dtype)
+    n_pos = rhs.shape[2] * int(np.prod(rhs.shape[3:]))
+    unfolded = _conv_kernels.unflat_unfolded(matrix, layout, shape_of(lhs)[1], kernel, n_pos)
+    return _conv_kernels.kernel_gradient(unfolded, rhs)
+
+
+def _out_spatial(lshape: tuple, rshape: tuple, strides: tuple, padding: Pairs, lhs_dilation: tuple,
+                 rhs_dilation: tuple) -> tuple[int, ...]:
+    return tuple(out_size(dilated_size(n, ld) + lo + hi, dilated_size(k, d), s) for n, ld, (lo, hi), k, d, s
+                 in zip(lshape[3:], lhs_dilation, padding, rshape[3:], rhs_dilation, strides))
+
+
+def _conv_rule(lhs: ShapeDtype, rhs: ShapeDtype, *rest: ShapeDtype, strides: tuple, padding: Pairs,
+               lhs_dilation: tuple, rhs_dilation: tuple) -> ShapeDtype:
+    sizes = _out_spatial(lhs.shape, rhs.shape, strides, padding, lhs_dilation, rhs_dilation)
+    return ShapeDtype(lhs.shape[:2] + rhs.shape[1:2] + sizes, np.result_type(lhs.dtype, rhs.dtype))
+
+
+def _conv_keep_rule(lhs: ShapeDtype, rhs: ShapeDtype, **geometry: Any) -> tuple[ShapeDtype, ...]:
+    out = _conv_rule(lhs, rhs, **geometry)
+    nsp = lhs.ndim - 3
+    positions = lhs.shape[1] * int(np.prod(out.shape[3:]))
+    contracted = lhs.shape[2] * int(np.prod(rhs.shape[3:]))
+    return (out, ShapeDtype((lhs.shape[0], positions * contracted), out.dtype),
+            ShapeDtype((3 + 2 * nsp,), np.int8))
 
 
 _conv_p = Primitive("conv_general_dilated", _conv_impl)
+_conv_keep_p = Primitive("conv_keep_unfolded", _conv_keep_impl, multiple_results=True)
+_conv_from_unfolded_p = Primitive("conv_from_unfolded", _conv_from_unfolded_impl)
+def_abstract_eval(_conv_p, _conv_rule)
+def_abstract_eval(_conv_keep_p, _conv_keep_rule)
+def_abstract_eval(_conv_from_unfolded_p, _conv_rule)
 
 
 def _lhs_padding(in_sizes: Sequence[int], kernel: Sequence[int], out_sizes: Sequence[int], strides: tuple,
@@ -71,41 +123,71 @@ def _rhs_padding(in_sizes: Sequence[int], kernel: Sequence[int], out_sizes: Sequ
     return tuple(pairs)
 
 
-def _lhs_vjp(ans: Any, lhs: Any, rhs: Any, *, strides: tuple, padding: Pairs, lhs_dilation: tuple,
-             rhs_dilation: tuple, **_: Any) -> Any:
+def _lhs_cotangent(g: Any, lhs: Any, rhs: Any, out_shape: tuple, strides: tuple, padding: Pairs,
+                   lhs_dilation: tuple, rhs_dilation: tuple) -> Any:
     nsp = ndim_of(rhs) - 3
-    pads = _lhs_padding(shape_of(lhs)[3:], shape_of(rhs)[3:], shape_of(ans)[3:], strides, padding, lhs_dilation,
+    pads = _lhs_padding(shape_of(lhs)[3:], shape_of(rhs)[3:], out_shape[3:], strides, padding, lhs_dilation,
                         rhs_dilation)
-
-    def vjp(g: Any) -> Any:
-        kernel = flip(swapaxes(rhs, 1, 2), tuple(range(3, 3 + nsp)))
-        return _conv_p.bind(g, kernel, strides=lhs_dilation, padding=pads, lhs_dilation=strides,
-                            rhs_dilation=rhs_dilation)
-    return vjp
+    kernel = flip(swapaxes(rhs, 1, 2), tuple(range(3, 3 + nsp)))
+    return _conv_p.bind(g, kernel, strides=lhs_dilation, padding=pads, lhs_dilation=strides,
+                        rhs_dilation=rhs_dilation)
 
 
-def _rhs_vjp(ans: Any, lhs: Any, rhs: Any, *, strides: tuple, padding: Pairs, lhs_dilation: tuple,
-             rhs_dilation: tuple, keep: Keep | None = None, **_: Any) -> Any:
-    pads = _rhs_padding(shape_of(lhs)[3:], shape_of(rhs)[3:], shape_of(ans)[3:], strides, padding, lhs_dilation,
+def _rhs_cotangent(g: Any, lhs: Any, rhs: Any, out_shape: tuple, strides: tuple, padding: Pairs,
+                   lhs_dilation: tuple, rhs_dilation: tuple, residuals: tuple = ()) -> Any:
+    """The kernel's cotangent: a convolution of the input with the output cotangent, computed
+    from the forward's unfolded input when ``residuals`` holds it."""
+    pads = _rhs_padding(shape_of(lhs)[3:], shape_of(rhs)[3:], out_shape[3:], strides, padding, lhs_dilation,
                         rhs_dilation)
-    # the forward's unfolded input serves this convolution only while lhs is a constant here
-    unfolded = keep.take() if keep is not None and not isinstance(lhs, Tracer) else None
-
-    def vjp(g: Any) -> Any:
-        ct = _conv_p.bind(swapaxes(lhs, 1, 2), swapaxes(g, 1, 2), strides=rhs_dilation, padding=pads,
-                          lhs_dilation=lhs_dilation, rhs_dilation=strides, unfolded=unfolded)
-        return swapaxes(ct, 1, 2)
-    return vjp
+    prim = _conv_from_unfolded_p if residuals else _conv_p
+    ct = prim.bind(swapaxes(lhs, 1, 2), swapaxes(g, 1, 2), *residuals, strides=rhs_dilation, padding=pads,
+                   lhs_dilation=lhs_dilation, rhs_dilation=strides)
+    return swapaxes(ct, 1, 2)
 
 
-def _geometric(params: dict) -> dict:
-    """The static arguments that define the convolution (not the buffers passed along with it)."""
-    return {k: params[k] for k in ("strides", "padding", "lhs_dilation", "rhs_dilation")}
+def _conv_vjp_rule(wanted: tuple, lhs: Any, rhs: Any, **geometry: Any) -> tuple:
+    """Reverse mode's forward: keep the unfolded input when the kernel's gradient is wanted."""
+    if wanted[1]:
+        out, *residuals = _conv_keep_p.bind(lhs, rhs, **geometry)
+    else:
+        out, residuals = _conv_p.bind(lhs, rhs, **geometry), []
+    out_shape = shape_of(out)
+
+    def pullback(g: Any) -> tuple:
+        return (_lhs_cotangent(g, lhs, rhs, out_shape, **geometry) if wanted[0] else None,
+                _rhs_cotangent(g, lhs, rhs, out_shape, **geometry, residuals=tuple(residuals)) if wanted[1] else None)
+    return out, pullback
 
 
-defvjp(_conv_p, _lhs_vjp, _rhs_vjp)
-defjvp(_conv_p, lambda t, ans, lhs, rhs, **params: _conv_p.bind(t, rhs, **_geometric(params)),
-       lambda t, ans, lhs, rhs, **params: _conv_p.bind(lhs, t, **_geometric(params)))
+def _staged(cotangent: Any) -> Any:
+    """A staged VJP maker from ``cotangent(g, lhs, rhs, out_shape, **geometry)``."""
+    return lambda ans, lhs, rhs, *_, **geometry: lambda g: cotangent(g, lhs, rhs, shape_of(ans), **geometry)
+
+
+def _keep_cotangent(cotangent: Any) -> Any:
+    """The same for ``conv_keep_unfolded``, whose cotangent is a tuple (the residuals get none)."""
+    return lambda ans, lhs, rhs, **geometry: lambda g: None if g[0] is None else cotangent(
+        g[0], lhs, rhs, shape_of(ans[0]), **geometry)
+
+
+def _conv_keep_jvp(tangents: list, ans: tuple, lhs: Any, rhs: Any, **geometry: Any) -> tuple:
+    t_lhs, t_rhs = tangents
+    out = None if t_lhs is None else _conv_p.bind(t_lhs, rhs, **geometry)
+    if t_rhs is not None:
+        term = _conv_p.bind(lhs, t_rhs, **geometry)
+        out = term if out is None else out + term
+    return out, None, None
+
+
+def_vjp_rule(_conv_p, _conv_vjp_rule)
+def_jvp(_conv_p, lambda t, ans, lhs, rhs, **geometry: _conv_p.bind(t, rhs, **geometry),
+        lambda t, ans, lhs, rhs, **geometry: _conv_p.bind(lhs, t, **geometry))
+def_vjp(_conv_keep_p, _keep_cotangent(_lhs_cotangent), _keep_cotangent(_rhs_cotangent))
+def_jvp_joint(_conv_keep_p, _conv_keep_jvp)
+# conv_from_unfolded is the convolution of its first two operands: the same rules, none for the residuals
+def_vjp(_conv_from_unfolded_p, _staged(_lhs_cotangent), _staged(_rhs_cotangent), None, None)
+def_jvp(_conv_from_unfolded_p, lambda t, ans, lhs, rhs, *_, **geometry: _conv_p.bind(t, rhs, **geometry),
+        lambda t, ans, lhs, rhs, *_, **geometry: _conv_p.bind(lhs, t, **geometry), None, None)
 
 
 def conv_general_dilated(lhs: Any, rhs: Any, window_strides: Sequence[int], padding: Padding,
@@ -180,9 +262,7 @@ def conv_general_dilated(lhs: Any, rhs: Any, window_strides: Sequence[int], padd
     else:
         x = transpose(reshape(lhs, (batch, groups, chans // groups) + lshape[2:]), (1, 0) + tuple(range(2, nsp + 3)))
         w = reshape(rhs, (groups, out_feats // groups) + rshape[1:])
-    # when the kernel's gradient may be wanted, the forward keeps its unfolded input for it
-    keep = _conv_kernels.Keep() if isinstance(rhs, Tracer) else None
-    out = _conv_p.bind(x, w, strides=strides, padding=pads, lhs_dilation=ld, rhs_dilation=rd, keep=keep)
+    out = _conv_p.bind(x, w, strides=strides, padding=pads, lhs_dilation=ld, rhs_dilation=rd)
     out_sp = shape_of(out)[3:]
     if groups != 1:
         out = transpose(out, (1, 0) + tuple(range(2, nsp + 3)))

@@ -25,9 +25,11 @@ and kernel taps, ``fold`` over batch blocks and taps. The GEMMs use the BLAS lib
 threads; the copies and adds run on the calling thread (splitting them over a thread pool
 measured 2-8 % slower on two cores: the copy threads and BLAS's contend for them).
 
-A forward pass asked to ``keep`` its unfolded input builds it in one block and leaves it
-in the :class:`Keep`; the kernel-gradient convolution then reuses it (``unfolded=``) and
-is a single GEMM. Nothing else outlives a call but its result.
+A forward pass that keeps its unfolded input (:func:`conv_keep`, used when reverse mode
+will want the kernel's gradient) builds it in one block and returns it with the result,
+flattened, with a small array describing its layout (:func:`flat_unfolded`); the
+kernel-gradient convolution then reuses it (:func:`kernel_gradient`) and is a single GEMM.
+Nothing else outlives a call but its results.
 """
 from __future__ import annotations
 
@@ -68,41 +70,67 @@ class Unfolded(NamedTuple):
     con_shape: tuple[int, ...]
 
 
-class Keep:
-    """A request to a forward convolution: leave the unfolded input in ``unfolded``."""
-
-    __slots__ = ("unfolded",)
-
-    def __init__(self) -> None:
-        self.unfolded: Unfolded | None = None
-
-    def take(self) -> Unfolded | None:
-        """The kept buffer (``None`` if the forward did not unfold), handed over once."""
-        unfolded, self.unfolded = self.unfolded, None
-        return unfolded
-
-
 def conv(lhs: np.ndarray, rhs: np.ndarray, strides: Sequence[int], padding: Sequence[tuple[int, int]],
-         lhs_dilation: Sequence[int], rhs_dilation: Sequence[int], keep: Keep | None = None,
-         unfolded: Unfolded | None = None) -> np.ndarray:
-    """The group-batched convolution: ``(G, B, F, *S)`` with ``(G, O, F, *K)`` -> ``(G, B, O, *S_out)``.
-
-    ``unfolded``: this is the kernel gradient of the forward that kept it, ``rhs`` its
-    output cotangent with features and batch swapped; ``lhs`` is not read.
-    """
-    dtype = np.result_type(lhs, rhs)
-    rhs = np.asarray(rhs, dtype=dtype)
-    if unfolded is not None:
-        return kernel_gradient(unfolded, rhs)
-    lhs = np.asarray(lhs, dtype=dtype)
+         lhs_dilation: Sequence[int], rhs_dilation: Sequence[int]) -> np.ndarray:
+    """The group-batched convolution: ``(G, B, F, *S)`` with ``(G, O, F, *K)`` -> ``(G, B, O, *S_out)``."""
+    lhs, rhs = _common_dtype(lhs, rhs)
     if lhs.size == 0 or rhs.size == 0:  # an empty batch, or no features: nothing to add up
-        sizes = tuple(out_size(dilated_size(n, ld) + lo + hi, dilated_size(k, d), s) for n, ld, (lo, hi), k, d, s
-                      in zip(lhs.shape[3:], lhs_dilation, padding, rhs.shape[3:], rhs_dilation, strides))
-        return np.zeros(lhs.shape[:2] + rhs.shape[1:2] + sizes, dtype=dtype)
-    if keep is None and choose(lhs, rhs, strides, padding, lhs_dilation, rhs_dilation) == "fold":
-        # (a forward asked to keep its unfolded input unfolds: the kernel gradient then is one GEMM)
+        return _empty_result(lhs, rhs, strides, padding, lhs_dilation, rhs_dilation)
+    if choose(lhs, rhs, strides, padding, lhs_dilation, rhs_dilation) == "fold":
         return fold(lhs, rhs, padding, rhs_dilation)
-    return unfold(Windows(lhs, rhs.shape[3:], strides, padding, lhs_dilation, rhs_dilation), rhs, keep)
+    return unfold(Windows(lhs, rhs.shape[3:], strides, padding, lhs_dilation, rhs_dilation), rhs)[0]
+
+
+def conv_keep(lhs: np.ndarray, rhs: np.ndarray, strides: Sequence[int], padding: Sequence[tuple[int, int]],
+              lhs_dilation: Sequence[int], rhs_dilation: Sequence[int]) -> tuple[np.ndarray, Unfolded]:
+    """The convolution and its unfolded input, for the kernel gradient to reuse (always the unfold plan)."""
+    lhs, rhs = _common_dtype(lhs, rhs)
+    win = Windows(lhs, rhs.shape[3:], strides, padding, lhs_dilation, rhs_dilation)
+    if lhs.size == 0 or rhs.size == 0:
+        out = _empty_result(lhs, rhs, strides, padding, lhs_dilation, rhs_dilation)
+        nsp = rhs.ndim - 3
+        positions = (1,) + tuple(range(3, 3 + nsp))
+        kernel_axes = tuple(range(3, 3 + nsp)) + (2,)
+        con_shape = tuple(rhs.shape[a] for a in kernel_axes)
+        n_pos = math.prod(win.shape[a] for a in positions)
+        matrix = np.zeros((lhs.shape[0], math.prod(con_shape), n_pos), dtype=lhs.dtype)
+        return out, Unfolded(matrix, True, positions, kernel_axes, con_shape)
+    out, unfolded = unfold(win, rhs, keep=True)
+    assert unfolded is not None
+    return out, unfolded
+
+
+def _common_dtype(lhs: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    dtype = np.result_type(lhs, rhs)
+    return np.asarray(lhs, dtype=dtype), np.asarray(rhs, dtype=dtype)
+
+
+def _empty_result(lhs: np.ndarray, rhs: np.ndarray, strides: Sequence[int], padding: Sequence[tuple[int, int]],
+                  lhs_dilation: Sequence[int], rhs_dilation: Sequence[int]) -> np.ndarray:
+    sizes = tuple(out_size(dilated_size(n, ld) + lo + hi, dilated_size(k, d), s) for n, ld, (lo, hi), k, d, s
+                  in zip(lhs.shape[3:], lhs_dilation, padding, rhs.shape[3:], rhs_dilation, strides))
+    return np.zeros(lhs.shape[:2] + rhs.shape[1:2] + sizes, dtype=lhs.dtype)
+
+
+def flat_unfolded(unfolded: Unfolded) -> tuple[np.ndarray, np.ndarray]:
+    """The unfolded matrix as ``(G, rows * cols)`` and its layout as a small int array:
+    ``[positions_last, *pos_axes, *con_axes]``. Its shapes depend on the convolution's
+    shapes only (the layout's values on the input's memory order), so a graph can hold them."""
+    layout = np.array((int(unfolded.positions_last),) + unfolded.pos_axes + unfolded.con_axes, dtype=np.int8)
+    return unfolded.matrix.reshape(unfolded.matrix.shape[0], -1), layout
+
+
+def unflat_unfolded(flat: np.ndarray, layout: np.ndarray, features: int, kernel: Sequence[int],
+                    n_pos: int) -> Unfolded:
+    """The inverse of :func:`flat_unfolded`, given the convolution's input features, kernel and positions."""
+    nsp = len(kernel)
+    positions_last = bool(layout[0])
+    pos_axes = tuple(int(a) for a in layout[1:2 + nsp])
+    con_axes = tuple(int(a) for a in layout[2 + nsp:])
+    con_shape = tuple(features if a == 2 else kernel[a - 3] for a in con_axes)
+    n_con = math.prod(con_shape)
+    rows, cols = (n_con, n_pos) if positions_last else (n_pos, n_con)
+    return Unfolded(flat.reshape(flat.shape[0], rows, cols), positions_last, pos_axes, con_axes, con_shape)
 
 
 def choose(lhs: np.ndarray, rhs: np.ndarray, strides: Sequence[int], padding: Sequence[tuple[int, int]],
@@ -218,7 +246,7 @@ def _merge_last_two(a: np.ndarray) -> np.ndarray:
 # --- unfold: im2col and GEMMs ---------------------------------------------------------------
 
 
-def unfold(win: Windows, rhs: np.ndarray, keep: Keep | None = None) -> np.ndarray:
+def unfold(win: Windows, rhs: np.ndarray, keep: bool = False) -> tuple[np.ndarray, Unfolded | None]:
     """``out[g, b, o, P] = sum(windows[g, b, f, P, T] * rhs[g, o, f, T])`` through unfolded copies.
 
     The windows' axes split into output positions ``(b, *P)`` and the contracted
@@ -226,7 +254,8 @@ def unfold(win: Windows, rhs: np.ndarray, keep: Keep | None = None) -> np.ndarra
     longest contiguous run in the input, which fixes the side of the GEMM it lands on.
     Blocks (about ``_BLOCK_BYTES``) split the output positions, each writing its own slice
     of the result, unless the result is the smaller side (a kernel gradient): then they
-    split the contraction and their products add up. With ``keep`` there is one block.
+    split the contraction and their products add up. With ``keep`` there is one block, and
+    it is returned with the result.
     """
     nsp = rhs.ndim - 3
     shape, itemsize = win.shape, win.dtype.itemsize
@@ -246,13 +275,13 @@ def unfold(win: Windows, rhs: np.ndarray, keep: Keep | None = None) -> np.ndarra
     kernel_axes = [a - nsp if a >= 3 + nsp else a for a in con_axes]  # window axis -> kernel axis
     kernel = _kernel_matrix(rhs, kernel_axes, positions_last)
     out = np.empty((groups, out_feats, n_pos) if positions_last else (groups, n_pos, out_feats), dtype=win.dtype)
-    accumulate = keep is None and n_pos < kernel[0].size // out_feats
+    accumulate = not keep and n_pos < kernel[0].size // out_feats
     split = con_axes if accumulate else pos_axes
     lead = next((i for i, a in enumerate(split) if shape[a] > 1), 0)
     axis = split[lead]
     per_index = math.prod(shape[a] for a in split[lead + 1:])  # matrix entries per index of the split axis
     row_bytes = itemsize * math.prod(shape) // shape[axis]
-    step = shape[axis] if keep is not None else max(1, min(shape[axis], _BLOCK_BYTES // max(row_bytes, 1)))
+    step = shape[axis] if keep else max(1, min(shape[axis], _BLOCK_BYTES // max(row_bytes, 1)))
     to_windows = np.argsort([0] + order)  # block axes -> window axes
     n_rows = len(con_axes) if positions_last else len(pos_axes)
     scratch = None
@@ -277,13 +306,12 @@ def unfold(win: Windows, rhs: np.ndarray, keep: Keep | None = None) -> np.ndarra
             np.matmul(kernel, mat, out=out[:, :, flat])
         else:
             np.matmul(mat, kernel, out=out[:, flat])
-    if keep is not None:
-        keep.unfolded = Unfolded(mat, positions_last, tuple(pos_axes), tuple(kernel_axes),
-                                 tuple(shape[a] for a in con_axes))
+    kept = Unfolded(mat, positions_last, tuple(pos_axes), tuple(kernel_axes),
+                    tuple(shape[a] for a in con_axes)) if keep else None
     sizes = tuple(shape[a] for a in pos_axes)
     if positions_last:
-        return out.reshape((groups, out_feats) + sizes).transpose(np.argsort([0, 2] + pos_axes))
-    return out.reshape((groups,) + sizes + (out_feats,)).transpose(np.argsort([0] + pos_axes + [2]))
+        return out.reshape((groups, out_feats) + sizes).transpose(np.argsort([0, 2] + pos_axes)), kept
+    return out.reshape((groups,) + sizes + (out_feats,)).transpose(np.argsort([0] + pos_axes + [2])), kept
 
 
 def _kernel_matrix(rhs: np.ndarray, con_axes: list[int], positions_last: bool) -> np.ndarray:

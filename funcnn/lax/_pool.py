@@ -10,7 +10,9 @@ on a strided slice of the padded input: nothing loops over batch, channels or po
   row-major window order among those equal to the maximum. Its VJP scatters the
   cotangent to exactly that element (``pool_scatter``) and its JVP gathers the tangent
   from it (``pool_gather``); these two are linear in their first argument and each
-  other's transposes, with the winners fixed.
+  other's transposes, with the winners fixed. The winners are a residual: when reverse
+  mode differentiates ``max_pool``, its forward runs as ``max_pool_winners``, which returns
+  them with the result in the same pass, and the engine hands them to the VJP.
 """
 from __future__ import annotations
 
@@ -20,7 +22,10 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from funcnn._src.core import Primitive, Tracer, concrete, defjvp, defvjp, dtype_of, shape_of
+from funcnn.extend import (
+    Primitive, ShapeDtype, Tracer, def_abstract_eval, def_jvp, def_jvp_joint, def_vjp, def_vjp_rule, dtype_of,
+    shape_of,
+)
 from funcnn.lax._windows import (
     Padding, check_spans, dilate_pad, out_size, positive_ints, resolve_padding,
 )
@@ -72,13 +77,26 @@ def _window_sum_transpose_impl(g: Any, *, window: tuple, strides: tuple, padding
     return _crop(gp, padding, in_spatial)
 
 
+def _pooled(x: ShapeDtype, *rest: Any, window: tuple, strides: tuple, padding: Pairs) -> ShapeDtype:
+    """The abstract result of pooling ``x``: its spatial axes shrunk to the number of windows."""
+    nsp = len(window)
+    return ShapeDtype(x.shape[:-nsp] + _out_spatial(x.shape[-nsp:], window, strides, padding), x.dtype)
+
+
+def _unpooled(g: ShapeDtype, *rest: Any, in_spatial: tuple, **p: Any) -> ShapeDtype:
+    """The abstract result of a transposed pooling: the input's spatial shape back."""
+    return ShapeDtype(g.shape[:-len(in_spatial)] + tuple(in_spatial), g.dtype)
+
+
 _window_sum_p = Primitive("window_sum", _window_sum_impl)
 _window_sum_transpose_p = Primitive("window_sum_transpose", _window_sum_transpose_impl)
-defvjp(_window_sum_p, lambda ans, x, **p: lambda g: _window_sum_transpose_p.bind(
+def_abstract_eval(_window_sum_p, _pooled)
+def_abstract_eval(_window_sum_transpose_p, _unpooled)
+def_vjp(_window_sum_p, lambda ans, x, **p: lambda g: _window_sum_transpose_p.bind(
     g, **p, in_spatial=shape_of(x)[-len(p["window"]):]))
-defjvp(_window_sum_p, lambda t, ans, x, **p: _window_sum_p.bind(t, **p))
-defvjp(_window_sum_transpose_p, lambda ans, g, *, in_spatial, **p: lambda h: _window_sum_p.bind(h, **p))
-defjvp(_window_sum_transpose_p, lambda t, ans, g, **p: _window_sum_transpose_p.bind(t, **p))
+def_jvp(_window_sum_p, lambda t, ans, x, **p: _window_sum_p.bind(t, **p))
+def_vjp(_window_sum_transpose_p, lambda ans, g, *, in_spatial, **p: lambda h: _window_sum_p.bind(h, **p))
+def_jvp(_window_sum_transpose_p, lambda t, ans, g, **p: _window_sum_transpose_p.bind(t, **p))
 
 
 # --- max pooling -----------------------------------------------------------------------------
@@ -96,9 +114,14 @@ def _max_pool_impl(x: Any, *, window: tuple, strides: tuple, padding: Pairs) -> 
     return out
 
 
-def _winners(x: Any, ans: Any, window: tuple, strides: tuple, padding: Pairs) -> np.ndarray:
+def _max_pool_winners_impl(x: Any, *, window: tuple, strides: tuple, padding: Pairs) -> tuple:
+    out = _max_pool_impl(x, window=window, strides=strides, padding=padding)
+    return out, _winners_impl(x, out, window=window, strides=strides, padding=padding)
+
+
+def _winners_impl(x: Any, ans: Any, *, window: tuple, strides: tuple, padding: Pairs) -> np.ndarray:
     """For each output, the row-major index of the first tap of its window that holds the maximum."""
-    x, ans = np.asarray(concrete(x)), np.asarray(concrete(ans))
+    x, ans = np.asarray(x), np.asarray(ans)
     nsp = len(window)
     xp = dilate_pad(x, x.ndim - nsp, (1,) * nsp, padding, fill=_lowest(x.dtype))
     idx = np.zeros(ans.shape, dtype=_index_dtype(window))
@@ -152,24 +175,41 @@ def _pool_scatter_impl(g: Any, winners: np.ndarray, *, window: tuple, strides: t
 
 
 _max_pool_p = Primitive("max_pool", _max_pool_impl)
+_max_pool_winners_p = Primitive("max_pool_winners", _max_pool_winners_impl, multiple_results=True)
+_winners_p = Primitive("pool_winners", _winners_impl)
 _pool_gather_p = Primitive("pool_gather", _pool_gather_impl)
 _pool_scatter_p = Primitive("pool_scatter", _pool_scatter_impl)
+def_abstract_eval(_max_pool_p, _pooled)
+def_abstract_eval(_max_pool_winners_p, lambda x, **p: (_pooled(x, **p), _winners_aval(_pooled(x, **p), p["window"])))
+def_abstract_eval(_winners_p, lambda x, ans, **p: _winners_aval(ans, p["window"]))
+def_abstract_eval(_pool_gather_p, lambda h, winners, **p: ShapeDtype(winners.shape, h.dtype))
+def_abstract_eval(_pool_scatter_p, _unpooled)
 
 
-def _max_pool_vjp(ans: Any, x: Any, **p: Any) -> Any:
-    winners = _winners(x, ans, **p)
-    in_spatial = shape_of(x)[-len(p["window"]):]
-    return lambda g: _pool_scatter_p.bind(g, winners, **p, in_spatial=in_spatial)
+def _winners_aval(out: ShapeDtype, window: tuple) -> ShapeDtype:
+    return ShapeDtype(out.shape, _index_dtype(window))
 
 
-defvjp(_max_pool_p, _max_pool_vjp)
-defjvp(_max_pool_p, lambda t, ans, x, **p: _pool_gather_p.bind(t, _winners(x, ans, **p), **p))
-defvjp(_pool_gather_p, lambda ans, h, winners, **p: lambda g: _pool_scatter_p.bind(
-    g, winners, **p, in_spatial=shape_of(h)[-len(p["window"]):]), None)
-defjvp(_pool_gather_p, lambda t, ans, h, winners, **p: _pool_gather_p.bind(t, winners, **p), None)
-defvjp(_pool_scatter_p, lambda ans, g, winners, *, in_spatial, **p: lambda h: _pool_gather_p.bind(
+def _scatter(g: Any, winners: Any, x: Any, p: dict) -> Any:
+    return _pool_scatter_p.bind(g, winners, **p, in_spatial=shape_of(x)[-len(p["window"]):])
+
+
+def _max_pool_vjp_rule(wanted: tuple, x: Any, **p: Any) -> tuple:
+    """Reverse mode's forward: the maximum and its winners in one pass; the VJP scatters to them."""
+    out, winners = _max_pool_winners_p.bind(x, **p)
+    return out, lambda g: (_scatter(g, winners, x, p),)
+
+
+def_vjp_rule(_max_pool_p, _max_pool_vjp_rule)
+def_jvp(_max_pool_p, lambda t, ans, x, **p: _pool_gather_p.bind(t, _winners_p.bind(x, ans, **p), **p))
+def_vjp(_max_pool_winners_p, lambda ans, x, **p: lambda g: None if g[0] is None else _scatter(g[0], ans[1], x, p))
+def_jvp_joint(_max_pool_winners_p, lambda tangents, ans, x, **p: (
+    _pool_gather_p.bind(tangents[0], ans[1], **p), None))
+def_vjp(_pool_gather_p, lambda ans, h, winners, **p: lambda g: _scatter(g, winners, h, p), None)
+def_jvp(_pool_gather_p, lambda t, ans, h, winners, **p: _pool_gather_p.bind(t, winners, **p), None)
+def_vjp(_pool_scatter_p, lambda ans, g, winners, *, in_spatial, **p: lambda h: _pool_gather_p.bind(
     h, winners, **p), None)
-defjvp(_pool_scatter_p, lambda t, ans, g, winners, **p: _pool_scatter_p.bind(t, winners, **p), None)
+def_jvp(_pool_scatter_p, lambda t, ans, g, winners, **p: _pool_scatter_p.bind(t, winners, **p), None)
 
 
 # --- public functions --------------------------------------------------------------------------

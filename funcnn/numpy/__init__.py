@@ -22,11 +22,11 @@ from funcnn.numpy._elementwise import (
 from funcnn.numpy._indexing import getitem, scatter_add, take, take_along_axis
 from funcnn.numpy._linalg import dot, einsum, inner, matmul, outer, tensordot, vdot
 from funcnn.numpy._logic import (
-    all, allclose, any, argsort, array_equal, equal, greater, greater_equal, isfinite, isinf,
+    allclose, argsort, array_equal, equal, greater, greater_equal, isfinite, isinf,
     isnan, less, less_equal, logical_and, logical_not, logical_or, logical_xor, not_equal, sort,
 )
 from funcnn.numpy._reductions import (
-    amax, amin, argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var,
+    all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var,
 )
 from funcnn.numpy._shape import (
     broadcast_to, concatenate, expand_dims, flip, hstack, moveaxis, pad, ravel, repeat, reshape,

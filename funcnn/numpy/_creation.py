@@ -1,12 +1,14 @@
 """Array creation. New arrays carry no derivative, so these are NumPy's own functions;
-the ``*_like`` forms and ``asarray`` also accept traced values."""
+the ``*_like`` forms and ``asarray`` also accept traced values (the ``*_like`` forms of a
+traced value are primitives, so a graph records them instead of baking in a constant)."""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from funcnn._src.core import Tracer, dtype_of, ndim_of, shape_of
+from funcnn import extend
+from funcnn.extend import Tracer, dtype_of, ndim_of, shape_of
 from numpy import arange, empty, eye, full, identity, linspace, ones, zeros  # noqa: F401
 
 __all__ = ["arange", "array", "asarray", "empty", "eye", "full", "full_like", "identity",
@@ -28,19 +30,25 @@ def size(a: Any) -> int:
     return int(np.prod(shape_of(a)))
 
 
-def zeros_like(a: Any, dtype: Any = None) -> np.ndarray:
+def zeros_like(a: Any, dtype: Any = None) -> Any:
     """Zeros with the shape and dtype of ``a`` (a traced value is fine; no derivative flows)."""
-    return np.zeros(shape_of(a), dtype=dtype_of(a) if dtype is None else dtype)
+    return full_like(a, 0, dtype)
 
 
-def ones_like(a: Any, dtype: Any = None) -> np.ndarray:
+def ones_like(a: Any, dtype: Any = None) -> Any:
     """Ones with the shape and dtype of ``a``."""
-    return np.ones(shape_of(a), dtype=dtype_of(a) if dtype is None else dtype)
+    return full_like(a, 1, dtype)
 
 
-def full_like(a: Any, fill_value: Any, dtype: Any = None) -> np.ndarray:
+def full_like(a: Any, fill_value: Any, dtype: Any = None) -> Any:
     """``fill_value`` everywhere, with the shape and dtype of ``a``."""
-    return np.full(shape_of(a), fill_value, dtype=dtype_of(a) if dtype is None else dtype)
+    dtype = dtype_of(a) if dtype is None else np.dtype(dtype)
+    if not isinstance(a, Tracer):
+        return np.full(shape_of(a), fill_value, dtype=dtype)
+    from funcnn.numpy._elementwise import add
+
+    zeros = extend.convert_element_type(extend.zeros_like(a), dtype)
+    return zeros if np.all(np.asarray(fill_value) == 0) else add(zeros, np.asarray(fill_value, dtype))
 
 
 def asarray(a: Any, dtype: Any = None) -> Any:

@@ -12,24 +12,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from funcnn._src.core import Primitive, defjvp, defvjp, dtype_of
+from funcnn.extend import (
+    Primitive, ShapeDtype, Tracer, broadcasting_rule, convert_element_type, def_abstract_eval, def_elementwise,
+    dtype_of,
+)
 
 Partial = Callable[..., Any]
 Op = Callable[..., Any]
-
-
-def defelementwise(prim: Primitive, *partials: Partial | None) -> None:
-    """Give ``prim`` VJP and JVP rules from one ``partial(g, ans, *args)`` per argument."""
-    defvjp(prim, *(None if p is None else _staged(p) for p in partials))
-    defjvp(prim, *(None if p is None else _tangent_rule(p) for p in partials))
-
-
-def _staged(partial: Partial) -> Callable[..., Callable[[Any], Any]]:
-    return lambda ans, *args, **params: lambda g: partial(g, ans, *args, **params)
-
-
-def _tangent_rule(partial: Partial) -> Callable[..., Any]:
-    return lambda t, ans, *args, **params: partial(t, ans, *args, **params)
 
 
 # NumPy 2 treats Python scalars as "weak" (NEP 50): float32 * 2.0 stays float32. NumPy 1.x
@@ -65,19 +54,26 @@ def _public(prim: Primitive, doc: str) -> Callable[..., Any]:
     return op
 
 
+def elementwise_primitive(name: str, impl: Callable, *, broadcasts: bool = False) -> Primitive:
+    """A primitive applied elementwise: its result's shape broadcasts, its dtype is NumPy's."""
+    prim = Primitive(name, impl, broadcasts=broadcasts)
+    def_abstract_eval(prim, broadcasting_rule(prim))
+    return prim
+
+
 def unary(name: str, impl: Callable, partial: Partial | None, doc: str) -> Callable[..., Any]:
     """Define a one-argument elementwise primitive and return its public function."""
-    prim = Primitive(name, impl)
+    prim = elementwise_primitive(name, impl)
     if partial is not None:
-        defelementwise(prim, partial)
+        def_elementwise(prim, partial)
     return _public(prim, doc)
 
 
-def binary(name: str, impl: Callable, partials: tuple, doc: str) -> Callable[..., Any]:
+def binary(name: str, impl: Callable, partials: tuple | None, doc: str) -> Callable[..., Any]:
     """Define a two-argument broadcasting primitive and return its public function."""
-    prim = Primitive(name, impl, broadcasts=True)
+    prim = elementwise_primitive(name, impl, broadcasts=True)
     if partials is not None:
-        defelementwise(prim, *partials)
+        def_elementwise(prim, *partials)
     return _public(prim, doc)
 
 
@@ -102,7 +98,7 @@ def _power_base(g: Any, ans: Any, x: Any, y: Any) -> Any:
 
 
 def _power_exponent(g: Any, ans: Any, x: Any, y: Any) -> Any:
-    positive = np.asarray(_concrete(x) > 0)
+    positive = x > 0
     log_x = where(positive, log(where(positive, x, 1)), 0)  # d/dy is defined for x > 0 only
     return multiply(g, multiply(ans, log_x))
 
@@ -111,25 +107,34 @@ power: Op = binary("power", np.power, (_power_base, _power_exponent),
                "Elementwise ``x1 ** x2``. The derivative in ``x2`` is taken as 0 where ``x1 <= 0``.")
 
 
-def _tie_mask(ans: Any, x: Any, y: Any, wins: Callable) -> np.ndarray:
-    """1 where ``x`` wins, 1/2 where ``x`` and ``y`` tie, 0 elsewhere, in ``ans``'s dtype."""
-    cx, cy = _concrete(x), _concrete(y)
-    mask = np.asarray(wins(cx, cy), dtype=dtype_of(ans))  # a new array: no np.where, which branches per element
-    ties = np.equal(cx, cy)
+def _share_impl(x: Any, y: Any, *, op: str, dtype: np.dtype) -> np.ndarray:
+    """1 where ``x`` wins (``op`` is ``greater`` or ``less``), 1/2 where it ties with ``y``, else 0."""
+    mask = np.asarray(getattr(np, op)(x, y), dtype=dtype)  # a new array: no np.where, which branches
+    ties = np.equal(x, y)
     if ties.any():
-        mask[ties] = 0.5
+        mask[np.broadcast_to(ties, mask.shape)] = 0.5
     return mask
+
+
+# The share of the gradient ``maximum``/``minimum`` send to an argument: a function of the values,
+# without derivative, computed by a primitive of its own (as one pass over the data).
+_share_p = Primitive("extremum_share", _share_impl)
+def_abstract_eval(_share_p, lambda x, y, op, dtype: ShapeDtype(np.broadcast_shapes(x.shape, y.shape), dtype))
+
+
+def _share(ans: Any, x: Any, y: Any, op: str) -> Any:
+    return _share_p.bind(x, y, op=op, dtype=dtype_of(ans))
 
 
 maximum: Op = binary(
     "maximum", np.maximum,
-    (lambda g, ans, x, y: multiply(g, _tie_mask(ans, x, y, np.greater)),
-     lambda g, ans, x, y: multiply(g, _tie_mask(ans, y, x, np.greater))),
+    (lambda g, ans, x, y: multiply(g, _share(ans, x, y, "greater")),
+     lambda g, ans, x, y: multiply(g, _share(ans, y, x, "greater"))),
     "Elementwise maximum. At a tie each argument gets half the gradient (as in JAX and PyTorch).")
 minimum: Op = binary(
     "minimum", np.minimum,
-    (lambda g, ans, x, y: multiply(g, _tie_mask(ans, x, y, np.less)),
-     lambda g, ans, x, y: multiply(g, _tie_mask(ans, y, x, np.less))),
+    (lambda g, ans, x, y: multiply(g, _share(ans, x, y, "less")),
+     lambda g, ans, x, y: multiply(g, _share(ans, y, x, "less"))),
     "Elementwise minimum. At a tie each argument gets half the gradient (as in JAX and PyTorch).")
 
 negative: Op = unary("negative", np.negative, lambda g, ans, x: negative(g), "Elementwise ``-x``.")
@@ -183,10 +188,10 @@ stop_gradient: Op = unary("stop_gradient", lambda x: x, None,
 
 def round(x: Any, decimals: int = 0) -> Any:  # noqa: A001
     """Round to ``decimals`` decimals (NumPy's ``round``); zero gradient."""
-    return _round_p.bind(x, decimals=decimals)
+    return _round_p.bind(x, decimals=int(decimals))
 
 
-_round_p = Primitive("round", np.round)
+_round_p = elementwise_primitive("round", np.round)
 around = round
 
 # --- three-argument ------------------------------------------------------------------------
@@ -220,27 +225,33 @@ def _where_impl(condition: Any, x: Any, y: Any) -> Any:
     return out.view(dtype)
 
 
-_where_p = Primitive("where", _where_impl, broadcasts=True)
-defelementwise(_where_p, None,
-               lambda g, ans, c, x, y: where(c, g, 0), lambda g, ans, c, x, y: where(c, 0, g))
+_where_p = elementwise_primitive("where", _where_impl, broadcasts=True)
+def_elementwise(_where_p, None,
+                lambda g, ans, c, x, y: where(c, g, 0), lambda g, ans, c, x, y: where(c, 0, g))
 
 
 def where(condition: Any, x: Any = None, y: Any = None) -> Any:
     """Choose ``x`` where ``condition`` holds, else ``y``; the gradient flows to the chosen one.
 
-    ``condition`` carries no derivative. With one argument, returns ``nonzero(condition)``.
+    ``condition`` is an operand (it may be traced) and carries no derivative. With one
+    argument, returns ``nonzero(condition)``, whose size depends on the values: that form
+    needs a concrete condition.
     """
     if x is None and y is None:
-        return np.nonzero(_concrete(condition))
-    return _where_p.bind(_concrete(condition), *weak_scalars((x, y)))
+        from funcnn.extend import concrete
+
+        return np.nonzero(concrete(condition, "where(condition) with one argument (nonzero)"))
+    if not isinstance(condition, (np.ndarray, Tracer)):
+        condition = np.asarray(condition)
+    return _where_p.bind(condition, *weak_scalars((x, y)))
 
 
-_clip_p = Primitive("clip", np.clip, broadcasts=True)
-defelementwise(
+_clip_p = elementwise_primitive("clip", np.clip, broadcasts=True)
+def_elementwise(
     _clip_p,
-    lambda g, ans, x, lo, hi: multiply(g, (_concrete(x) >= _concrete(lo)) & (_concrete(x) <= _concrete(hi))),
-    lambda g, ans, x, lo, hi: multiply(g, _concrete(x) < _concrete(lo)),
-    lambda g, ans, x, lo, hi: multiply(g, _concrete(x) > _concrete(hi)),
+    lambda g, ans, x, lo, hi: multiply(g, (x >= lo) & (x <= hi)),
+    lambda g, ans, x, lo, hi: multiply(g, x < lo),
+    lambda g, ans, x, lo, hi: multiply(g, x > hi),
 )
 
 
@@ -256,22 +267,7 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
 
 # --- casts ---------------------------------------------------------------------------------
 
-_astype_p = Primitive("astype", lambda x, dtype: np.asarray(x).astype(dtype))
-defvjp(_astype_p, lambda ans, x, dtype: lambda g: astype(g, dtype_of(x)))
-defjvp(_astype_p, lambda t, ans, x, dtype: astype(t, dtype))
-
 
 def astype(x: Any, dtype: Any) -> Any:
     """``x`` cast to ``dtype``. A cast to an integer or boolean type carries no derivative."""
-    dtype = np.dtype(dtype)
-    if dtype_of(x) == dtype:
-        return x
-    if not np.issubdtype(dtype, np.inexact):
-        return np.asarray(_concrete(x)).astype(dtype)
-    return _astype_p.bind(x, dtype=dtype)
-
-
-def _concrete(x: Any) -> Any:
-    from funcnn._src.core import concrete
-
-    return concrete(x)
+    return convert_element_type(x, dtype)

@@ -1,66 +1,210 @@
 """Indexing: ``x[index]`` as the ``getitem`` primitive, its transpose ``scatter_add``, and
 ``take`` / ``take_along_axis`` composed from ``getitem``.
 
-Indices are static: they are concrete NumPy values, not traced. The VJP of ``getitem``
-adds the cotangent into zeros at the indexed positions (``np.add.at`` when integer
-arrays may repeat an index), and ``scatter_add``'s VJP is ``getitem`` again, so
-derivatives of any order work.
+An index splits into a static part (slices, integers, ``None``, ``Ellipsis``: a small
+hashable :class:`Index`) and integer arrays, which are operands: they may be traced (class
+labels inside a training step), and a graph records them as inputs, not as baked-in
+constants. A boolean mask is turned into integer arrays (``nonzero``) first; its size
+depends on its values, so it must be concrete. The VJP of ``getitem`` adds the cotangent
+into zeros at the indexed positions (``np.add.at`` when an integer array may repeat a
+position), and ``scatter_add``'s VJP is ``getitem`` again, so derivatives of any order work.
 """
 from __future__ import annotations
 
-from typing import Any
+import operator
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from funcnn._src.core import Primitive, Tracer, concrete, defjvp, defvjp, ndim_of, shape_of
+from funcnn.extend import (
+    Primitive, ShapeDtype, Tracer, concrete, def_abstract_eval, def_jvp, def_vjp, dtype_of, ndim_of, shape_of,
+)
 
 
-def normalize_index(index: Any) -> tuple:
-    """``index`` as a tuple of slices, ints, None, Ellipsis and concrete arrays."""
+class Slice(NamedTuple):
+    """A hashable ``slice``."""
+
+    start: int | None
+    stop: int | None
+    step: int | None
+
+    def short(self) -> str:
+        text = ":".join("" if v is None else str(v) for v in self)
+        return text[:-1] if self.step is None else text
+
+
+class ArrayIndex:
+    """Where an integer-array operand goes in an :class:`Index` (the ``k``-th such operand)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "#"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ArrayIndex)
+
+    def __hash__(self) -> int:
+        return hash(ArrayIndex)
+
+
+ARRAY = ArrayIndex()
+
+
+class Index(tuple):
+    """The static part of an index: ints, :class:`Slice`, ``None``, ``Ellipsis`` and ``ARRAY``
+    marks for integer-array operands, in order."""
+
+    def short(self) -> str:
+        parts = []
+        for item in self:
+            if isinstance(item, Slice):
+                parts.append(item.short())
+            elif item is Ellipsis:
+                parts.append("...")
+            else:
+                parts.append(repr(item))
+        return "[" + ", ".join(parts) + "]"
+
+
+def split_index(index: Any) -> tuple[Index, list[Any]]:
+    """``index`` as its static :class:`Index` and its integer-array operands."""
     items = index if isinstance(index, tuple) else (index,)
-    out = []
+    static: list[Any] = []
+    arrays: list[Any] = []
     for item in items:
-        if isinstance(item, Tracer):
-            item = concrete(item)
-        if isinstance(item, (list, np.ndarray)) or ndim_of(item) > 0:
-            item = np.asarray(item)
-            if item.dtype.kind not in "iub":
-                raise IndexError(f"arrays used as indices must be of integer or boolean type, not {item.dtype}")
-        out.append(item)
-    return tuple(out)
+        if item is None or item is Ellipsis:
+            static.append(item)
+        elif isinstance(item, slice):
+            bounds = (item.start, item.stop, item.step)
+            static.append(Slice(*(None if v is None else operator.index(v) for v in bounds)))
+        elif isinstance(item, (bool, np.bool_)):
+            raise IndexError("a boolean scalar is not a supported index; use a boolean array or None")
+        elif isinstance(item, (int, np.integer)):
+            static.append(int(item))
+        else:
+            _array_item(item, static, arrays)
+    return Index(static), arrays
 
 
-def _is_simple(index: tuple) -> bool:
-    """True when no position can be selected twice (no integer arrays), so assignment suffices."""
-    return not any(isinstance(i, np.ndarray) and i.dtype != bool for i in index)
-
-
-def _scatter_add_impl(updates: Any, index: tuple, shape: tuple) -> np.ndarray:
-    out = np.zeros(shape, dtype=np.result_type(updates))
-    if _is_simple(index):
-        out[index] = updates
+def _array_item(item: Any, static: list, arrays: list) -> None:
+    """An integer array becomes an operand; a boolean mask the integer arrays of its ``nonzero``."""
+    if not isinstance(item, Tracer):
+        item = np.asarray(item)
+    kind = dtype_of(item).kind
+    if kind == "b":
+        mask = concrete(item, "indexing with a boolean mask (the result's size depends on its values)")
+        for positions in np.nonzero(mask):
+            static.append(ARRAY)
+            arrays.append(positions)
+    elif kind in "iu":
+        static.append(ARRAY)
+        arrays.append(item)
     else:
-        np.add.at(out, index, updates)
+        raise IndexError(f"arrays used as indices must be of integer or boolean type, not {dtype_of(item)}")
+
+
+def _full_index(index: Index, arrays: tuple) -> tuple:
+    """The NumPy index: slices for :class:`Slice`, the operands in place of ``ARRAY``."""
+    operands = iter(arrays)
+    return tuple(slice(*item) if isinstance(item, Slice) else next(operands) if item is ARRAY else item
+                 for item in index)
+
+
+def indexed_shape(shape: tuple, index: Index, array_shapes: list[tuple]) -> tuple[int, ...]:
+    """The shape of ``x[index]`` for ``x`` of ``shape``, by NumPy's rules for basic and advanced indexing."""
+    consuming = sum(1 for item in index if item is not None and item is not Ellipsis)
+    if sum(1 for item in index if item is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if consuming > len(shape):
+        raise IndexError(f"too many indices for an array of shape {shape}: {consuming} were given")
+    fill = (Slice(None, None, None),) * (len(shape) - consuming)
+    items = [y for item in index for y in (fill if item is Ellipsis else (item,))]
+    if Ellipsis not in index:
+        items += fill
+    advanced = any(item is ARRAY for item in items)
+    out: list[Any] = []
+    group: list[int] = []  # positions in ``items`` of the advanced indices
+    shapes = iter(array_shapes)
+    broadcast: list[tuple] = []
+    dim = 0
+    for pos, item in enumerate(items):
+        if item is None:
+            out.append(1)
+            continue
+        n = shape[dim]
+        dim += 1
+        if isinstance(item, Slice):
+            out.append(len(range(*slice(*item).indices(n))))
+        elif item is ARRAY or advanced:
+            if not group:
+                out.append(ARRAY)  # where the advanced dimensions go if they are adjacent
+            group.append(pos)
+            broadcast.append(next(shapes) if item is ARRAY else ())
+            if item is not ARRAY:
+                _check_bound(item, n, dim - 1)
+        else:
+            _check_bound(item, n, dim - 1)
+    if not group:
+        return tuple(out)
+    try:
+        block = list(np.broadcast_shapes(*broadcast))
+    except ValueError:
+        raise IndexError(f"shape mismatch: indexing arrays could not be broadcast together with shapes "
+                         f"{' '.join(str(s) for s in broadcast)}") from None
+    where = out.index(ARRAY)
+    rest = out[:where] + out[where + 1:]
+    if group == list(range(group[0], group[-1] + 1)):
+        return tuple(rest[:where] + block + rest[where:])
+    return tuple(block + rest)
+
+
+def _check_bound(i: int, n: int, axis: int) -> None:
+    if not -n <= i < n:
+        raise IndexError(f"index {i} is out of bounds for axis {axis} with size {n}")
+
+
+def _getitem_impl(x: Any, *arrays: Any, index: Index) -> Any:
+    return np.asarray(x)[_full_index(index, arrays)]
+
+
+def _scatter_add_impl(updates: Any, *arrays: Any, index: Index, shape: tuple) -> np.ndarray:
+    out = np.zeros(shape, dtype=np.result_type(updates))
+    full = _full_index(index, arrays)
+    if arrays:  # an integer array may select a position twice: add, do not assign
+        np.add.at(out, full, updates)
+    else:
+        out[full] = updates
     return out
 
 
-_getitem_p = Primitive("getitem", lambda x, index: x[index])
+_getitem_p = Primitive("getitem", _getitem_impl)
 _scatter_add_p = Primitive("scatter_add", _scatter_add_impl)
+def_abstract_eval(_getitem_p, lambda x, *arrays, index: ShapeDtype(
+    indexed_shape(x.shape, index, [a.shape for a in arrays]), x.dtype))
+def_abstract_eval(_scatter_add_p, lambda u, *arrays, index, shape: ShapeDtype(shape, u.dtype))
 
-defvjp(_getitem_p, lambda ans, x, index: lambda g: _scatter_add_p.bind(g, index=index, shape=shape_of(x)))
-defjvp(_getitem_p, lambda t, ans, x, index: _getitem_p.bind(t, index=index))
-defvjp(_scatter_add_p, lambda ans, u, index, shape: lambda g: _getitem_p.bind(g, index=index))
-defjvp(_scatter_add_p, lambda t, ans, u, index, shape: _scatter_add_p.bind(t, index=index, shape=shape))
+def_vjp(_getitem_p, lambda ans, x, *arrays, index: lambda g: _scatter_add_p.bind(
+    g, *arrays, index=index, shape=shape_of(x)))
+def_jvp(_getitem_p, lambda t, ans, x, *arrays, index: _getitem_p.bind(t, *arrays, index=index))
+def_vjp(_scatter_add_p, lambda ans, u, *arrays, index, shape: lambda g: _getitem_p.bind(g, *arrays, index=index))
+def_jvp(_scatter_add_p, lambda t, ans, u, *arrays, index, shape: _scatter_add_p.bind(
+    t, *arrays, index=index, shape=shape))
 
 
 def getitem(x: Any, index: Any) -> Any:
     """``x[index]`` with NumPy's basic and advanced indexing; repeated indices accumulate gradient."""
-    return _getitem_p.bind(x, index=normalize_index(index))
+    static, arrays = split_index(index)
+    if not isinstance(x, Tracer):
+        x = np.asarray(x)
+    indexed_shape(shape_of(x), static, [shape_of(a) for a in arrays])  # bad indices raise here, named
+    return _getitem_p.bind(x, *arrays, index=static)
 
 
 def scatter_add(updates: Any, index: Any, shape: tuple) -> Any:
     """An array of zeros of ``shape`` with ``updates`` added at ``index`` (repeats accumulate)."""
-    return _scatter_add_p.bind(updates, index=normalize_index(index), shape=tuple(shape))
+    static, arrays = split_index(index)
+    return _scatter_add_p.bind(updates, *arrays, index=static, shape=tuple(int(d) for d in shape))
 
 
 def take(a: Any, indices: Any, axis: int | None = None) -> Any:
@@ -68,19 +212,29 @@ def take(a: Any, indices: Any, axis: int | None = None) -> Any:
     if axis is None:
         from funcnn.numpy._shape import ravel
 
-        return getitem(ravel(a), indices)
+        return getitem(ravel(a), _integer_indices(indices, "take"))
     ndim = ndim_of(a)
     if not -ndim <= axis < ndim:
         raise ValueError(f"take: axis {axis} is out of bounds for an array of dimension {ndim}")
-    return getitem(a, (slice(None),) * (axis % ndim) + (np.asarray(concrete(indices)),))
+    return getitem(a, (slice(None),) * (axis % ndim) + (_integer_indices(indices, "take"),))
+
+
+def _integer_indices(indices: Any, fn: str) -> Any:
+    if not isinstance(indices, Tracer):
+        indices = np.asarray(indices)
+        if indices.size == 0:
+            indices = indices.astype(np.intp)
+    if dtype_of(indices).kind not in "iu":
+        raise IndexError(f"{fn}: indices must be integers; got dtype {dtype_of(indices)}")
+    return indices
 
 
 def take_along_axis(arr: Any, indices: Any, axis: int) -> Any:
     """Pick values from ``arr`` by matching 1-d slices of ``indices`` along ``axis``."""
-    indices = np.asarray(concrete(indices))
+    indices = _integer_indices(indices, "take_along_axis")
     shape = shape_of(arr)
-    if indices.ndim != len(shape):
-        raise ValueError(f"take_along_axis: indices of shape {indices.shape} must have as many "
+    if ndim_of(indices) != len(shape):
+        raise ValueError(f"take_along_axis: indices of shape {shape_of(indices)} must have as many "
                          f"dimensions as arr of shape {shape}")
     axis = axis % len(shape)
     index = tuple(

@@ -8,7 +8,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from funcnn._src.core import Primitive, defjvp, defjvp_joint, defvjp, defvjp_argnum, ndim_of, shape_of
+from funcnn.extend import (
+    Primitive, ShapeDtype, def_abstract_eval, def_jvp, def_jvp_joint, def_vjp, def_vjp_argnum, ndim_of, shape_of,
+)
 from funcnn.numpy._elementwise import multiply
 from funcnn.numpy._reductions import sum as _sum
 from funcnn.numpy._shape import _transpose_p, broadcast_to, expand_dims, ravel, reshape, swapaxes, transpose
@@ -41,10 +43,26 @@ def _matrix_transpose(x: Any) -> Any:
     return _transpose_p.bind(x, axes=(*range(n - 2), n - 1, n - 2))
 
 
+def _matmul_rule(a: ShapeDtype, b: ShapeDtype) -> ShapeDtype:
+    sa, sb = a.shape, b.shape
+    k_a, k_b = sa[-1], sb[0] if len(sb) == 1 else sb[-2]
+    try:
+        if k_a != k_b:
+            raise ValueError
+        batch = np.broadcast_shapes(sa[:-2], sb[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: shapes {sa} and {sb} do not align (the last axis of the first, {k_a}, "
+                         f"must match the second-to-last of the second, {k_b})") from None
+    rows = sa[-2:-1] if len(sa) > 1 else ()
+    cols = sb[-1:] if len(sb) > 1 else ()
+    return ShapeDtype(batch + rows + cols, np.result_type(a.dtype, b.dtype))
+
+
 _matmul_p = Primitive("matmul", np.matmul)
-defvjp(_matmul_p, lambda ans, a, b: lambda g: _matmul_ct_a(g, a, b),
-       lambda ans, a, b: lambda g: _matmul_ct_b(g, a, b))
-defjvp(_matmul_p, lambda t, ans, a, b: _matmul_p.bind(t, b), lambda t, ans, a, b: _matmul_p.bind(a, t))
+def_abstract_eval(_matmul_p, _matmul_rule)
+def_vjp(_matmul_p, lambda ans, a, b: lambda g: _matmul_ct_a(g, a, b),
+        lambda ans, a, b: lambda g: _matmul_ct_b(g, a, b))
+def_jvp(_matmul_p, lambda t, ans, a, b: _matmul_p.bind(t, b), lambda t, ans, a, b: _matmul_p.bind(a, t))
 
 
 def matmul(x1: Any, x2: Any) -> Any:
@@ -162,14 +180,25 @@ def _einsum_jvp(tangents: list, ans: Any, *operands: Any, inputs: tuple, output:
     return out
 
 
+def _einsum_rule(*operands: ShapeDtype, inputs: tuple, output: str) -> ShapeDtype:
+    sizes: dict[str, int] = {}
+    for term, op in zip(inputs, operands):
+        for c, d in zip(term, op.shape):
+            if sizes.setdefault(c, d) != d and d != 1 and sizes[c] != 1:
+                raise ValueError(f"einsum: index {c!r} has sizes {sizes[c]} and {d} in the operands")
+            if sizes[c] == 1:
+                sizes[c] = d
+    return ShapeDtype(tuple(sizes[c] for c in output), np.result_type(*(op.dtype for op in operands)))
+
+
 def _einsum_impl(*operands: Any, inputs: tuple, output: str) -> Any:
     return np.einsum(",".join(inputs) + "->" + output, *operands, optimize=len(operands) > 1)
 
 
 _einsum_p = Primitive("einsum", _einsum_impl)
-defvjp_argnum(_einsum_p, _einsum_vjp)
-
-defjvp_joint(_einsum_p, _einsum_jvp)
+def_abstract_eval(_einsum_p, _einsum_rule)
+def_vjp_argnum(_einsum_p, _einsum_vjp)
+def_jvp_joint(_einsum_p, _einsum_jvp)
 
 
 def einsum(subscripts: str, *operands: Any) -> Any:

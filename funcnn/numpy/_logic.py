@@ -1,19 +1,20 @@
-"""Comparisons, logic, tests and sorting. Their results carry no derivative: they are
-primitives without rules, so every transform passes them through as constants."""
+"""Comparisons, logic, tests and sorting (``all`` and ``any`` are with the reductions). Their
+results carry no derivative: they are primitives without rules, so every transform passes
+them through as constants."""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from funcnn._src.core import Primitive, concrete
-from funcnn.numpy._elementwise import _public
+from funcnn.extend import Primitive, ShapeDtype, concrete, def_abstract_eval, ndim_of
+from funcnn.numpy._elementwise import _public, elementwise_primitive
 
 _DOC = "Elementwise ``{}`` with broadcasting; a boolean array, no derivative."
 
 
 def _nondiff(name: str, impl: Any, doc: str) -> Any:
-    return _public(Primitive(name, impl), doc)
+    return _public(elementwise_primitive(name, impl, broadcasts=True), doc)
 
 
 equal = _nondiff("equal", np.equal, _DOC.format("x1 == x2"))
@@ -30,24 +31,16 @@ isfinite = _nondiff("isfinite", np.isfinite, "True where ``x`` is neither NaN no
 isnan = _nondiff("isnan", np.isnan, "True where ``x`` is NaN.")
 isinf = _nondiff("isinf", np.isinf, "True where ``x`` is infinite.")
 
-_all_p = Primitive("all", lambda a, axis, keepdims: np.all(a, axis=axis, keepdims=keepdims))
-_any_p = Primitive("any", lambda a, axis, keepdims: np.any(a, axis=axis, keepdims=keepdims))
 _argsort_p = Primitive("argsort", lambda a, axis: np.argsort(a, axis=axis, kind="stable"))
-
-
-def all(a: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Whether all elements along ``axis`` are true."""
-    return _all_p.bind(a, axis=axis, keepdims=keepdims)
-
-
-def any(a: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
-    """Whether any element along ``axis`` is true."""
-    return _any_p.bind(a, axis=axis, keepdims=keepdims)
+def_abstract_eval(_argsort_p, lambda a, axis: ShapeDtype(a.shape, np.intp))
 
 
 def argsort(a: Any, axis: int = -1) -> Any:
     """Indices that sort ``a`` along ``axis`` (stable); no derivative."""
-    return _argsort_p.bind(a, axis=axis)
+    ndim = ndim_of(a)
+    if not -ndim <= axis < max(ndim, 1):
+        raise ValueError(f"argsort: axis {axis} is out of bounds for an array of dimension {ndim}")
+    return _argsort_p.bind(a, axis=int(axis) % max(ndim, 1))
 
 
 def sort(a: Any, axis: int = -1) -> Any:

@@ -1,5 +1,5 @@
 """Reductions: ``sum``, ``max``, ``min``, ``prod`` as primitives; ``mean``, ``var``, ``std``,
-``logsumexp`` composed from them; ``argmax``/``argmin`` without derivative."""
+``logsumexp`` composed from them; ``argmax``/``argmin``, ``all``/``any`` without derivative."""
 from __future__ import annotations
 
 import builtins
@@ -8,10 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from funcnn._src.core import Primitive, concrete, defjvp, defvjp, dtype_of, ndim_of, shape_of
+from funcnn.extend import (
+    Primitive, ShapeDtype, def_abstract_eval, def_jvp, def_vjp, ndim_of, probe_dtype, shape_of,
+    sum_to_shape,  # noqa: F401  (re-exported for the op families)
+)
 from funcnn.numpy._elementwise import (
     add, divide, exp, log, multiply, sqrt, square, stop_gradient, subtract, where,
 )
+from funcnn.numpy._logic import isfinite
 from funcnn.numpy._shape import broadcast_to, reshape
 
 Axis = Any  # None, an int or a tuple of ints
@@ -40,6 +44,28 @@ def kept_shape(shape: tuple, axis: tuple | None) -> tuple[int, ...]:
     return tuple(1 if i in axis else d for i, d in enumerate(shape))
 
 
+def _reduced_shape(shape: tuple, axis: tuple | None, keepdims: bool) -> tuple[int, ...]:
+    if keepdims:
+        return kept_shape(shape, axis)
+    return () if axis is None else tuple(d for i, d in enumerate(shape) if i not in axis)
+
+
+def reduction_primitive(name: str, impl: Any) -> Primitive:
+    """A primitive reducing over ``axis`` (a sorted tuple or None) with ``keepdims``; its dtype is NumPy's."""
+    prim = Primitive(name, lambda x, axis, keepdims: impl(x, axis=axis, keepdims=keepdims))
+
+    def rule(x: ShapeDtype, axis: tuple | None, keepdims: bool) -> ShapeDtype:
+        return ShapeDtype(_reduced_shape(x.shape, axis, keepdims), probe_dtype(prim.impl, [x], dict(
+            axis=axis, keepdims=keepdims)))
+    def_abstract_eval(prim, rule)
+    return prim
+
+
+def reduce(prim: Primitive, a: Any, axis: Axis, keepdims: bool) -> Any:
+    """Bind a reduction primitive with ``axis`` checked and normalized."""
+    return prim.bind(a, axis=normalize_axis(axis, ndim_of(a)), keepdims=keepdims)
+
+
 def _reduced_size(shape: tuple, axis: tuple | None) -> int:
     return math.prod(shape) if axis is None else math.prod(shape[i] for i in axis)
 
@@ -54,9 +80,9 @@ def _restore(g: Any, x: Any, axis: tuple | None, keepdims: bool) -> Any:
 
 # --- sum ---------------------------------------------------------------------------------
 
-_sum_p = Primitive("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims))
-defvjp(_sum_p, lambda ans, x, axis, keepdims: lambda g: _restore(g, x, axis, keepdims))
-defjvp(_sum_p, lambda t, ans, x, axis, keepdims: _sum_p.bind(t, axis=axis, keepdims=keepdims))
+_sum_p = reduction_primitive("sum", np.sum)
+def_vjp(_sum_p, lambda ans, x, axis, keepdims: lambda g: _restore(g, x, axis, keepdims))
+def_jvp(_sum_p, lambda t, ans, x, axis, keepdims: _sum_p.bind(t, axis=axis, keepdims=keepdims))
 
 
 def sum(a: Any, axis: Axis = None, dtype: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
@@ -65,40 +91,36 @@ def sum(a: Any, axis: Axis = None, dtype: Any = None, keepdims: bool = False) ->
         from funcnn.numpy._elementwise import astype
 
         a = astype(a, dtype)
-    return _sum_p.bind(a, axis=normalize_axis(axis, ndim_of(a)), keepdims=keepdims)
-
-
-def sum_to_shape(x: Any, shape: tuple) -> Any:
-    """Sum ``x`` down to ``shape``: the inverse of broadcasting ``shape`` up to ``x.shape``."""
-    xshape = shape_of(x)
-    lead = len(xshape) - len(shape)
-    if lead < 0:
-        raise ValueError(f"cannot sum an array of shape {xshape} down to the larger shape {shape}")
-    kept = tuple(lead + i for i, d in enumerate(shape) if d == 1 and xshape[lead + i] != 1)
-    if not kept:  # only leading axes to remove (a bias's gradient): one sum, no reshape
-        return _sum_p.bind(x, axis=tuple(range(lead)), keepdims=False) if lead else x
-    x = _sum_p.bind(x, axis=tuple(range(lead)) + kept, keepdims=True)
-    return reshape(x, shape) if shape_of(x) != shape else x
+    return reduce(_sum_p, a, axis, keepdims)
 
 
 # --- max / min ---------------------------------------------------------------------------
 
 
-def _tie_share(ans: Any, x: Any, axis: tuple | None, keepdims: bool) -> np.ndarray:
-    """1/k at each of the k positions that attain the extremum of their slice, 0 elsewhere."""
-    cx, cans = concrete(x), concrete(ans)
+def _share_impl(x: Any, ans: Any, *, axis: tuple | None, keepdims: bool) -> np.ndarray:
+    """1/k at each of the k positions that attain the extremum ``ans`` of their slice, 0 elsewhere."""
     if not keepdims:
-        cans = np.reshape(cans, kept_shape(shape_of(cx), axis))
-    hits = cx == cans
+        ans = np.reshape(ans, kept_shape(np.shape(x), axis))
+    hits = x == ans
     share = hits / np.sum(hits, axis=axis, keepdims=True)
-    return share.astype(dtype_of(ans), copy=False)
+    return share.astype(np.result_type(ans), copy=False)
+
+
+# Which elements a max/min reduction's gradient goes to: a function of the values, without
+# derivative, computed by a primitive of its own.
+_share_p = Primitive("reduction_share", _share_impl)
+def_abstract_eval(_share_p, lambda x, ans, axis, keepdims: ShapeDtype(x.shape, ans.dtype))
+
+
+def _tie_share(ans: Any, x: Any, axis: tuple | None, keepdims: bool) -> Any:
+    return _share_p.bind(x, ans, axis=axis, keepdims=keepdims)
 
 
 def _extremum(name: str, impl: Any) -> Primitive:
-    prim = Primitive(name, lambda x, axis, keepdims: impl(x, axis=axis, keepdims=keepdims))
-    defvjp(prim, lambda ans, x, axis, keepdims: lambda g: multiply(
+    prim = reduction_primitive(name, impl)
+    def_vjp(prim, lambda ans, x, axis, keepdims: lambda g: multiply(
         _restore(g, x, axis, keepdims), _tie_share(ans, x, axis, keepdims)))
-    defjvp(prim, lambda t, ans, x, axis, keepdims: _sum_p.bind(
+    def_jvp(prim, lambda t, ans, x, axis, keepdims: _sum_p.bind(
         multiply(t, _tie_share(ans, x, axis, keepdims)), axis=axis, keepdims=keepdims))
     return prim
 
@@ -109,12 +131,12 @@ _min_p = _extremum("min", np.min)
 
 def max(a: Any, axis: Axis = None, keepdims: bool = False) -> Any:  # noqa: A001
     """Maximum over ``axis``. Tied maxima share the gradient equally (as in JAX)."""
-    return _max_p.bind(a, axis=normalize_axis(axis, ndim_of(a)), keepdims=keepdims)
+    return reduce(_max_p, a, axis, keepdims)
 
 
 def min(a: Any, axis: Axis = None, keepdims: bool = False) -> Any:  # noqa: A001
     """Minimum over ``axis``. Tied minima share the gradient equally (as in JAX)."""
-    return _min_p.bind(a, axis=normalize_axis(axis, ndim_of(a)), keepdims=keepdims)
+    return reduce(_min_p, a, axis, keepdims)
 
 
 amax, amin = max, min
@@ -124,8 +146,8 @@ amax, amin = max, min
 
 def _product_of_others(ans: Any, x: Any, axis: tuple | None) -> Any:
     """For each element, the product of the other elements of its slice; exact with zeros."""
-    is_zero = concrete(x) == 0
-    zeros = np.sum(is_zero, axis=axis, keepdims=True)
+    is_zero = x == 0
+    zeros = _sum_p.bind(is_zero, axis=axis, keepdims=True)
     nonzero_x = where(is_zero, 1, x)
     nonzero_prod = _prod_p.bind(nonzero_x, axis=axis, keepdims=True)
     at_zero = where(zeros == 1, nonzero_prod, 0)
@@ -133,16 +155,16 @@ def _product_of_others(ans: Any, x: Any, axis: tuple | None) -> Any:
     return where(is_zero, at_zero, elsewhere)
 
 
-_prod_p = Primitive("prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims))
-defvjp(_prod_p, lambda ans, x, axis, keepdims: lambda g: multiply(
+_prod_p = reduction_primitive("prod", np.prod)
+def_vjp(_prod_p, lambda ans, x, axis, keepdims: lambda g: multiply(
     _restore(g, x, axis, keepdims), _product_of_others(ans, x, axis)))
-defjvp(_prod_p, lambda t, ans, x, axis, keepdims: _sum_p.bind(
+def_jvp(_prod_p, lambda t, ans, x, axis, keepdims: _sum_p.bind(
     multiply(t, _product_of_others(ans, x, axis)), axis=axis, keepdims=keepdims))
 
 
 def prod(a: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     """Product of elements over ``axis``; its gradient is exact when elements are zero."""
-    return _prod_p.bind(a, axis=normalize_axis(axis, ndim_of(a)), keepdims=keepdims)
+    return reduce(_prod_p, a, axis, keepdims)
 
 
 # --- composites --------------------------------------------------------------------------
@@ -175,7 +197,7 @@ def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False) 
     """
     axes = normalize_axis(axis, ndim_of(a))
     shift = stop_gradient(_max_p.bind(a, axis=axes, keepdims=True))
-    shift = where(np.isfinite(concrete(shift)), shift, 0)
+    shift = where(isfinite(shift), shift, 0)
     terms = exp(subtract(a, shift))
     if b is not None:
         terms = multiply(b, terms)
@@ -190,15 +212,47 @@ def _drop_axes(shape: tuple, axis: tuple | None) -> tuple[int, ...]:
 
 # --- without derivative ------------------------------------------------------------------
 
-_argmax_p = Primitive("argmax", lambda x, axis, keepdims: np.argmax(x, axis=axis, keepdims=keepdims))
-_argmin_p = Primitive("argmin", lambda x, axis, keepdims: np.argmin(x, axis=axis, keepdims=keepdims))
+
+def _arg_primitive(name: str, impl: Any) -> Primitive:
+    prim = Primitive(name, lambda x, axis, keepdims: impl(x, axis=axis, keepdims=keepdims))
+
+    def rule(x: ShapeDtype, axis: int | None, keepdims: bool) -> ShapeDtype:
+        axes = None if axis is None else (axis,)
+        return ShapeDtype(_reduced_shape(x.shape, axes, keepdims), np.intp)
+    def_abstract_eval(prim, rule)
+    return prim
+
+
+_all_p = reduction_primitive("all", np.all)
+_any_p = reduction_primitive("any", np.any)
+
+
+def all(a: Any, axis: Axis = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Whether all elements along ``axis`` are true; no derivative."""
+    return reduce(_all_p, a, axis, keepdims)
+
+
+def any(a: Any, axis: Axis = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Whether any element along ``axis`` is true; no derivative."""
+    return reduce(_any_p, a, axis, keepdims)
+
+
+_argmax_p = _arg_primitive("argmax", np.argmax)
+_argmin_p = _arg_primitive("argmin", np.argmin)
+
+
+def _arg_axis(a: Any, axis: int | None) -> int | None:
+    if axis is None:
+        return None
+    axes = normalize_axis(int(axis), ndim_of(a))
+    return axes[0] if axes else None
 
 
 def argmax(a: Any, axis: int | None = None, keepdims: bool = False) -> Any:
     """Index of the maximum (first on ties); an integer array, no derivative."""
-    return _argmax_p.bind(a, axis=axis, keepdims=keepdims)
+    return _argmax_p.bind(a, axis=_arg_axis(a, axis), keepdims=keepdims)
 
 
 def argmin(a: Any, axis: int | None = None, keepdims: bool = False) -> Any:
     """Index of the minimum (first on ties); an integer array, no derivative."""
-    return _argmin_p.bind(a, axis=axis, keepdims=keepdims)
+    return _argmin_p.bind(a, axis=_arg_axis(a, axis), keepdims=keepdims)

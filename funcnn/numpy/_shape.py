@@ -9,14 +9,18 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from funcnn._src.core import Primitive, defjvp, defjvp_joint, defvjp, defvjp_argnum, ndim_of, shape_of
+from funcnn import extend
+from funcnn.extend import (
+    Primitive, ShapeDtype, def_abstract_eval, def_jvp, def_jvp_joint, def_vjp, def_vjp_argnum, ndim_of, shape_of,
+)
 from funcnn.numpy._indexing import getitem, take
 
 # --- reshape -----------------------------------------------------------------------------
 
 _reshape_p = Primitive("reshape", lambda x, shape: np.reshape(x, shape))
-defvjp(_reshape_p, lambda ans, x, shape: lambda g: _reshape_p.bind(g, shape=shape_of(x)))
-defjvp(_reshape_p, lambda t, ans, x, shape: _reshape_p.bind(t, shape=shape))
+def_abstract_eval(_reshape_p, lambda x, shape: ShapeDtype(shape, x.dtype))
+def_vjp(_reshape_p, lambda ans, x, shape: lambda g: _reshape_p.bind(g, shape=shape_of(x)))
+def_jvp(_reshape_p, lambda t, ans, x, shape: _reshape_p.bind(t, shape=shape))
 
 
 def _resolve_shape(old: tuple, new: Any) -> tuple[int, ...]:
@@ -74,8 +78,9 @@ def _check_axis(axis: int, ndim: int, name: str) -> int:
 # --- transpose ---------------------------------------------------------------------------
 
 _transpose_p = Primitive("transpose", lambda x, axes: np.transpose(x, axes))
-defvjp(_transpose_p, lambda ans, x, axes: lambda g: _transpose_p.bind(g, axes=tuple(np.argsort(axes))))
-defjvp(_transpose_p, lambda t, ans, x, axes: _transpose_p.bind(t, axes=axes))
+def_abstract_eval(_transpose_p, lambda x, axes: ShapeDtype(tuple(x.shape[a] for a in axes), x.dtype))
+def_vjp(_transpose_p, lambda ans, x, axes: lambda g: _transpose_p.bind(g, axes=tuple(int(i) for i in np.argsort(axes))))
+def_jvp(_transpose_p, lambda t, ans, x, axes: _transpose_p.bind(t, axes=axes))
 
 
 def transpose(a: Any, axes: Sequence[int] | None = None) -> Any:
@@ -112,21 +117,10 @@ def swapaxes(a: Any, axis1: int, axis2: int) -> Any:
 # --- broadcast_to ------------------------------------------------------------------------
 
 
-def _unbroadcast(ans: Any, x: Any, shape: tuple) -> Any:
-    from funcnn.numpy._reductions import sum_to_shape
-
-    return lambda g: sum_to_shape(g, shape_of(x))
-
-
-_broadcast_to_p = Primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape))
-defvjp(_broadcast_to_p, _unbroadcast)
-defjvp(_broadcast_to_p, lambda t, ans, x, shape: _broadcast_to_p.bind(t, shape=shape))
-
-
 def broadcast_to(array: Any, shape: Any) -> Any:
     """``array`` broadcast to ``shape`` (a read-only view when no transform is active)."""
     shape = tuple(int(d) for d in ((shape,) if ndim_of(shape) == 0 else shape))
-    return array if shape_of(array) == shape else _broadcast_to_p.bind(array, shape=shape)
+    return extend.broadcast_to(array, shape)
 
 
 # --- concatenate -------------------------------------------------------------------------
@@ -139,13 +133,28 @@ def _concatenate_vjp(i: int, ans: Any, *arrays: Any, axis: int) -> Any:
 
 
 def _concatenate_jvp(tangents: list, ans: Any, *arrays: Any, axis: int) -> Any:
-    filled = [np.zeros(shape_of(a), ans.dtype) if t is None else t for t, a in zip(tangents, arrays)]
+    if all(t is None for t in tangents):
+        return None
+    filled = [extend.zeros_like(extend.convert_element_type(a, ans.dtype)) if t is None else t
+              for t, a in zip(tangents, arrays)]
     return _concatenate_p.bind(*filled, axis=axis)
 
 
+def _concatenate_rule(*arrays: ShapeDtype, axis: int) -> ShapeDtype:
+    first = arrays[0].shape
+    for a in arrays:
+        if a.ndim != len(first) or any(d != e for i, (d, e) in enumerate(zip(a.shape, first)) if i != axis):
+            shapes = ", ".join(str(x.shape) for x in arrays)
+            raise ValueError(f"concatenate: all arrays must match except along axis {axis}; got shapes {shapes}")
+    size = builtins.sum(a.shape[axis] for a in arrays)
+    dtype = np.result_type(*(a.dtype for a in arrays))
+    return ShapeDtype(first[:axis] + (size,) + first[axis + 1:], dtype)
+
+
 _concatenate_p = Primitive("concatenate", lambda *arrays, axis: np.concatenate(arrays, axis=axis))
-defvjp_argnum(_concatenate_p, _concatenate_vjp)
-defjvp_joint(_concatenate_p, _concatenate_jvp)
+def_abstract_eval(_concatenate_p, _concatenate_rule)
+def_vjp_argnum(_concatenate_p, _concatenate_vjp)
+def_jvp_joint(_concatenate_p, _concatenate_jvp)
 
 
 def concatenate(arrays: Sequence[Any], axis: int | None = 0) -> Any:
@@ -211,8 +220,10 @@ def _pad_vjp(ans: Any, x: Any, pad_width: tuple, constant_values: Any) -> Any:
 
 _pad_p = Primitive("pad", lambda x, pad_width, constant_values: np.pad(
     x, pad_width, mode="constant", constant_values=constant_values))
-defvjp(_pad_p, _pad_vjp)
-defjvp(_pad_p, lambda t, ans, x, pad_width, constant_values: _pad_p.bind(
+def_abstract_eval(_pad_p, lambda x, pad_width, constant_values: ShapeDtype(
+    tuple(d + lo + hi for d, (lo, hi) in zip(x.shape, pad_width)), x.dtype))
+def_vjp(_pad_p, _pad_vjp)
+def_jvp(_pad_p, lambda t, ans, x, pad_width, constant_values: _pad_p.bind(
     t, pad_width=pad_width, constant_values=0))
 
 

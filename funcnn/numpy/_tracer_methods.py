@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import funcnn.numpy as fnp
-from funcnn._src.core import Tracer
+from funcnn.extend import Tracer
 
 
 def _swap(fn: Any) -> Any:

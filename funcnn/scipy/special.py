@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from funcnn._src.core import Primitive
+from funcnn.extend import def_elementwise
 from funcnn.numpy import exp, logistic, logsumexp, multiply, negative, square
-from funcnn.numpy._elementwise import _public, defelementwise
+from funcnn.numpy._elementwise import _public, elementwise_primitive
 
 __all__ = ["erf", "erfc", "expit", "logsumexp", "ndtr"]
 
@@ -84,12 +84,12 @@ def _gaussian(g: Any, x: Any, scale: float, width: float) -> Any:
     return multiply(g, multiply(scale, exp(negative(square(x)) / width)))
 
 
-_erf_p = Primitive("erf", _erf_impl)
-_erfc_p = Primitive("erfc", _erfc_impl)
-_ndtr_p = Primitive("ndtr", _ndtr_impl)
-defelementwise(_erf_p, lambda g, ans, x: _gaussian(g, x, _TWO_OVER_SQRT_PI, 1.0))
-defelementwise(_erfc_p, lambda g, ans, x: _gaussian(g, x, -_TWO_OVER_SQRT_PI, 1.0))
-defelementwise(_ndtr_p, lambda g, ans, x: _gaussian(g, x, _INV_SQRT_2PI, 2.0))
+_erf_p = elementwise_primitive("erf", _erf_impl)
+_erfc_p = elementwise_primitive("erfc", _erfc_impl)
+_ndtr_p = elementwise_primitive("ndtr", _ndtr_impl)
+def_elementwise(_erf_p, lambda g, ans, x: _gaussian(g, x, _TWO_OVER_SQRT_PI, 1.0))
+def_elementwise(_erfc_p, lambda g, ans, x: _gaussian(g, x, -_TWO_OVER_SQRT_PI, 1.0))
+def_elementwise(_ndtr_p, lambda g, ans, x: _gaussian(g, x, _INV_SQRT_2PI, 2.0))
 
 erf = _public(_erf_p, """The error function ``2/sqrt(pi) * integral_0^x exp(-t**2) dt``.
 

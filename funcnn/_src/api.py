@@ -101,14 +101,14 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         tracers = [trace.new_input(x) for x in flat]
         out, aux = _split_aux(fun(*tree_util.tree_unflatten(in_tree, tracers)), has_aux, "vjp")
     out_flat, out_tree = tree_util.tree_flatten(out)
-    nodes = [(o.node, o.slot) if isinstance(o, VJPTracer) and o._trace is trace else None for o in out_flat]
+    nodes = [o.node if isinstance(o, VJPTracer) and o._trace is trace else None for o in out_flat]
     out_primals = [_lower(o, trace) for o in out_flat]
     leaves = [t.node for t in tracers]
     del tracers, out, out_flat
 
     def vjp_fn(cotangent: Any) -> tuple:
         cts = _flat_cotangents(cotangent, out_tree, out_primals)
-        roots = [(node[0], node[1], ct) for node, ct in zip(nodes, cts) if node is not None]
+        roots = [(node, ct) for node, ct in zip(nodes, cts) if node is not None]
         grads = backward_pass(roots, leaves) if roots else [None] * len(leaves)
         grads = [ops.zeros_like(x) if g is None else g if isinstance(g, Tracer) else np.asarray(g)
                  for g, x in zip(grads, flat)]

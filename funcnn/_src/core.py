@@ -33,7 +33,7 @@ class Primitive:
 
     Arrays (anything that may be traced) are positional operands; keyword ``params``
     are static: small, hashable and never traced (axes, shapes, dtypes). With
-    ``multiple_results`` the implementation returns a tuple and ``bind`` does too.
+    ``multiple_results`` the implementation returns a tuple, and so does ``bind``.
     ``broadcasts`` marks elementwise primitives whose operands broadcast against each other.
     """
 
@@ -67,7 +67,7 @@ class Primitive:
         if config.debug_nans:
             for value in (ans if self.multiple_results else (ans,)):
                 check_finite(value, f"the result of {self.name}")
-        return tuple(ans) if self.multiple_results else ans
+        return ans
 
     # --- speed shortcut --------------------------------------------------------------------
     # ``bind`` above is the whole idea; this is the same loop without keyword handling, used

@@ -51,17 +51,26 @@ class _ByArgnum:
         return lambda ans, *args, **params: maker(i, ans, *args, **params)
 
 
+class _MultipleResults(NamedTuple):
+    """Staged makers of a primitive with multiple results (each closure takes the tuple of cotangents)."""
+
+    makers: Any
+
+
+# One entry per differentiable primitive. A plain tuple of makers is the common case, which
+# ``ReverseTrace.process`` meets first; every other form is a small wrapper type.
 vjp_rules: dict[Primitive, Any] = {}
 
 
 def def_vjp(prim: Primitive, *makers: VJPMaker | None) -> None:
     """Register one staged VJP maker per argument of ``prim`` (``None``: no gradient)."""
-    vjp_rules[prim] = makers
+    vjp_rules[prim] = _MultipleResults(makers) if prim.multiple_results else makers
 
 
 def def_vjp_argnum(prim: Primitive, maker: Callable[..., Any]) -> None:
     """Register one VJP maker ``maker(argnum, ans, *args, **params)`` for all arguments."""
-    vjp_rules[prim] = _ByArgnum(maker)
+    makers = _ByArgnum(maker)
+    vjp_rules[prim] = _MultipleResults(makers) if prim.multiple_results else makers
 
 
 def def_vjp_rule(prim: Primitive, rule: Callable[..., Any]) -> None:
@@ -75,39 +84,57 @@ def def_vjp_rule(prim: Primitive, rule: Callable[..., Any]) -> None:
 
 
 class Node:
-    """One recorded result: how to reach its parents' cotangents, and its shape and dtype.
+    """One recorded result: its parents' nodes, the closures that map its cotangent to theirs
+    (``vjps``, one per parent), and its shape and dtype.
 
-    ``parents[i]`` is a node and ``slots[i]`` which of its outputs this one read (``None``
-    for a single-output parent; ``slots`` itself is ``None`` when all are). Per-parent
-    closures are in ``vjps``, or one closure for all of them in ``joint``. A node with
-    multiple outputs has ``outs``, their shapes and dtypes, instead of ``shape``/``dtype``.
+    A primitive with multiple results or a whole VJP rule gets a :class:`JointNode`; each of
+    its differentiable outputs is then an :class:`OutputNode` whose one parent is it.
     """
 
-    __slots__ = ("parents", "slots", "vjps", "joint", "shape", "dtype", "outs", "prim", "__weakref__")
-    vjps: Any
-    slots: Any
-    outs: Any
+    __slots__ = ("parents", "vjps", "shape", "dtype", "prim", "__weakref__")
 
-    def __init__(self, parents: Sequence, vjps: Sequence | None, shape: Any, dtype: Any, prim: Any,
-                 slots: Sequence | None = None, joint: Callable | None = None, outs: list | None = None) -> None:
+    def __init__(self, parents: Sequence, vjps: Any, shape: Any, dtype: Any, prim: Any) -> None:
         self.parents = parents
         self.vjps = vjps
         self.shape = shape
         self.dtype = dtype
         self.prim = prim
-        self.slots = slots
+
+
+class JointNode(Node):
+    """A node whose parents' cotangents are computed together: ``joint(g)`` returns one per
+    parent. ``g`` is the tuple of the outputs' cotangents when ``outs`` (the shape and dtype of
+    each output of a primitive with multiple results) is given."""
+
+    __slots__ = ("joint", "outs")
+
+    def __init__(self, parents: Sequence, joint: Callable, outs: list | None, shape: Any, dtype: Any,
+                 prim: Any) -> None:
+        super().__init__(parents, None, shape, dtype, prim)
         self.joint = joint
         self.outs = outs
 
 
-class VJPTracer(Tracer):
-    __slots__ = ("node", "slot")
+class OutputNode(Node):
+    """Output ``slot`` of a :class:`JointNode` with multiple results: its cotangent is that slot's."""
 
-    def __init__(self, trace: Trace, primal: Any, node: Node, slot: int | None = None) -> None:
+    __slots__ = ("slot",)
+
+    def __init__(self, joint: JointNode, slot: int, shape: Any, dtype: Any) -> None:
+        super().__init__((joint,), None, shape, dtype, joint.prim)
+        self.slot = slot
+
+
+class VJPTracer(Tracer):
+    __slots__ = ("node",)
+
+    def __init__(self, trace: Trace, primal: Any, node: Node) -> None:
         self._trace = trace
         self.primal = primal
         self.node = node
-        self.slot = slot
+
+
+_DIFFERENTIABLE = frozenset(np.dtype(t) for t in (np.float32, np.float64))  # checked first: the usual dtypes
 
 
 def _differentiable(x: Any) -> bool:
@@ -128,31 +155,37 @@ class ReverseTrace(Trace):
             if isinstance(arg, Tracer):
                 lower = True
         rule = vjp_rules.get(prim)
-        if type(rule) is VJPRule:
-            return self._process_rule(prim, rule, args, vals, mine, params)
+        if type(rule) is not tuple:  # no rule, or one of the rarer forms
+            if type(rule) is VJPRule:
+                return self._process_rule(prim, rule, args, vals, mine, params)
+            if type(rule) is _MultipleResults:
+                return self._process_multiple(prim, rule.makers, args, vals, mine, params, lower)
+            if rule is None:
+                return prim.bind(*vals, **params) if lower else prim.evaluate(vals, params)
         ans = prim.bind(*vals, **params) if lower else prim.evaluate(vals, params)
-        if rule is None:
-            return ans
-        if not prim.multiple_results:
-            if type(ans) is np.ndarray:  # the common case, without the generic lookups
-                shape, dtype = ans.shape, ans.dtype
-            else:
-                shape, dtype = shape_of(ans), dtype_of(ans)
-            if dtype.kind not in "fc":
-                return ans
-        parents, vjps, slots = [], [], []
+        if type(ans) is np.ndarray:  # the common case, without the generic lookups
+            shape, dtype = ans.shape, ans.dtype
+        else:
+            shape, dtype = shape_of(ans), dtype_of(ans)
+        if dtype not in _DIFFERENTIABLE and dtype.kind not in "fc":  # an integer or boolean result
+            return ans  # carries no derivative
+        parents, vjps = [], []
         for i in mine:
             maker = rule[i]
             if maker is not None:
                 parents.append(args[i].node)
-                slots.append(args[i].slot)
                 vjps.append(maker(ans, *vals, **params))
         if not parents:
             return ans
-        slots_or_none = None if all(s is None for s in slots) else slots
-        if prim.multiple_results:
-            return self._wrap_all(prim, ans, parents, slots_or_none, vjps, None)
-        return VJPTracer(self, ans, Node(parents, vjps, shape, dtype, prim, slots_or_none))
+        return VJPTracer(self, ans, Node(parents, vjps, shape, dtype, prim))
+
+    def _process_multiple(self, prim: Primitive, makers: Any, args: Sequence[Any], vals: list, mine: list,
+                          params: dict, lower: bool) -> Any:
+        """A primitive with multiple results and staged makers: one joint node over the makers."""
+        ans = prim.bind(*vals, **params) if lower else prim.evaluate(vals, params)
+        kept = [i for i in mine if makers[i] is not None]
+        vjps = [makers[i](ans, *vals, **params) for i in kept]
+        return self._wrap_all(prim, ans, [args[i].node for i in kept], lambda g: [vjp(g) for vjp in vjps])
 
     def _process_rule(self, prim: Primitive, rule: VJPRule, args: Sequence[Any], vals: list, mine: list,
                       params: dict) -> Any:
@@ -161,26 +194,27 @@ class ReverseTrace(Trace):
         ans, pullback = rule.rule(wanted, *vals, **params)
         if not mine:
             return ans
-        parents = [args[i].node for i in mine]
-        slots = [args[i].slot for i in mine]
-        slots_or_none = None if all(s is None for s in slots) else slots
 
         def joint(g: Any) -> list:
             cts = pullback(g)
             return [cts[i] for i in mine]
 
+        parents = [args[i].node for i in mine]
         if prim.multiple_results:
-            return self._wrap_all(prim, ans, parents, slots_or_none, None, joint)
+            return self._wrap_all(prim, ans, parents, joint)
         if not _differentiable(ans):
             return ans
-        return VJPTracer(self, ans, Node(parents, None, shape_of(ans), dtype_of(ans), prim, slots_or_none, joint))
+        return VJPTracer(self, ans, JointNode(parents, joint, None, shape_of(ans), dtype_of(ans), prim))
 
-    def _wrap_all(self, prim: Primitive, ans: tuple, parents: list, slots: list | None, vjps: list | None,
-                  joint: Callable | None) -> tuple:
-        """The results of a multiple-result primitive: one node, a tracer per differentiable output."""
+    def _wrap_all(self, prim: Primitive, ans: tuple, parents: list, joint: Callable) -> tuple:
+        """The results of a multiple-result primitive: one node, and an output node and a tracer
+        per differentiable output."""
+        if not parents:
+            return ans
         outs = [(shape_of(a), dtype_of(a)) for a in ans]
-        node = Node(parents, vjps, None, None, prim, slots, joint, outs)
-        return tuple(VJPTracer(self, a, node, k) if _differentiable(a) else a for k, a in enumerate(ans))
+        node = JointNode(parents, joint, outs, None, None, prim)
+        return tuple(VJPTracer(self, a, OutputNode(node, k, *outs[k])) if _differentiable(a) else a
+                     for k, a in enumerate(ans))
 
     def new_input(self, value: Any) -> VJPTracer:
         """Wrap an input of the differentiated function as a leaf of the graph."""
@@ -196,18 +230,15 @@ def coerce(ct: Any, shape: tuple, dtype: np.dtype) -> Any:
     return ct
 
 
-Root = tuple[Node, Any, Any]  # (node, slot, cotangent)
-
-
-def backward_pass(roots: Sequence[Root], leaves: Sequence[Node]) -> list[Any]:
-    """Propagate cotangents from ``(node, slot, cotangent)`` roots to ``leaves``.
+def backward_pass(roots: Sequence[tuple[Node, Any]], leaves: Sequence[Node]) -> list[Any]:
+    """Propagate cotangents from ``(node, cotangent)`` roots to ``leaves``.
 
     Returns each leaf's cotangent, or ``None`` for a leaf no root depends on.
     """
-    pending = _count_children(node for node, _, _ in roots)
+    pending = _count_children(node for node, _ in roots)
     cts: dict[Node, Any] = {}
-    for node, slot, ct in roots:
-        _accumulate(cts, node, slot, ct)
+    for node, ct in roots:
+        cts[node] = ops.add_any(cts[node], ct) if node in cts else ct
     ready = [node for node in cts if node not in pending]
     leaf_set = set(leaves)
     results: dict[Node, Any] = {}
@@ -218,24 +249,23 @@ def backward_pass(roots: Sequence[Root], leaves: Sequence[Node]) -> list[Any]:
         if node in leaf_set:
             results[node] = ct
         if ct is not None:
-            if node.outs is not None:
-                ct = tuple(ct)
-            parent_cts = _call(node.joint, ct, node) if node.joint is not None else None
-            slots = node.slots
-            for i, parent in enumerate(node.parents):
-                parent_ct = parent_cts[i] if parent_cts is not None else _call(node.vjps[i], ct, node)
-                if parent_ct is None:
-                    continue
-                if slots is None or slots[i] is None:
+            vjps = node.vjps
+            if vjps is None:  # an output node or a joint node: the rare cases
+                _pull_joint(node, ct, cts)
+            else:
+                for parent, vjp in zip(node.parents, vjps):
+                    try:
+                        parent_ct = vjp(ct)
+                    except FloatingPointError as err:  # raised by debug_nans inside the rule
+                        raise FloatingPointError(f"{err}, in the VJP of {_name(node.prim)}") from None
+                    if parent_ct is None:
+                        continue
                     if type(parent_ct) is not np.ndarray or parent_ct.shape != parent.shape \
                             or parent_ct.dtype != parent.dtype:
                         parent_ct = coerce(parent_ct, parent.shape, parent.dtype)
                     if config.debug_nans:
                         core.check_finite(parent_ct, f"the cotangent computed by the VJP of {_name(node.prim)}")
                     cts[parent] = add(cts[parent], parent_ct) if parent in cts else parent_ct
-                else:
-                    shape, dtype = parent.outs[slots[i]]
-                    _accumulate(cts, parent, slots[i], coerce(parent_ct, shape, dtype))
         for parent in node.parents:
             count = pending[parent] - 1
             if count:
@@ -246,22 +276,30 @@ def backward_pass(roots: Sequence[Root], leaves: Sequence[Node]) -> list[Any]:
     return [results.get(leaf) for leaf in leaves]
 
 
-def _call(vjp: Callable, ct: Any, node: Node) -> Any:
+def _pull_joint(node: Node, ct: Any, cts: dict) -> None:
+    """Pass ``ct`` on from an output node (into its slot of the joint node's cotangents) or
+    from a joint node (through its joint pullback, or each of its closures on the tuple of
+    its outputs' cotangents)."""
+    if type(node) is OutputNode:
+        joint = node.parents[0]
+        held = cts.get(joint)
+        if held is None:
+            held = cts[joint] = [None] * len(joint.outs)  # type: ignore[attr-defined]
+        held[node.slot] = ct if held[node.slot] is None else ops.add_any(held[node.slot], ct)
+        return
+    assert isinstance(node, JointNode)
+    if node.outs is not None:
+        ct = tuple(ct)
     try:
-        return vjp(ct)
+        parent_cts = node.joint(ct)
     except FloatingPointError as err:  # raised by debug_nans inside the rule
         raise FloatingPointError(f"{err}, in the VJP of {_name(node.prim)}") from None
-
-
-def _accumulate(cts: dict, node: Node, slot: int | None, ct: Any) -> None:
-    """Add ``ct`` into the cotangent of ``node`` (of its output ``slot`` for a multiple-result node)."""
-    if slot is None:
-        cts[node] = ops.add_any(cts[node], ct) if node in cts else ct
-        return
-    held = cts.get(node)
-    if held is None:
-        held = cts[node] = [None] * len(node.outs)
-    held[slot] = ct if held[slot] is None else ops.add_any(held[slot], ct)
+    for parent, parent_ct in zip(node.parents, parent_cts):
+        if parent_ct is not None:
+            parent_ct = coerce(parent_ct, parent.shape, parent.dtype)
+            if config.debug_nans:
+                core.check_finite(parent_ct, f"the cotangent computed by the VJP of {_name(node.prim)}")
+            cts[parent] = ops.add_any(cts[parent], parent_ct) if parent in cts else parent_ct
 
 
 def _name(prim: Any) -> str:

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 import funcnn.numpy as fnp
-from funcnn._src.core import concrete, dtype_of, shape_of
+from funcnn.extend import dtype_of, shape_of
 from funcnn.nn._activations import log_softmax, relu, softplus
+from funcnn.nn._checks import check_values
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "hinge", "huber",
@@ -67,13 +68,10 @@ def _check_same_shape(who: str, a_name: str, a: Any, b_name: str, b: Any) -> Non
         raise _mismatch(who, a_name, a, b_name, b, f"the shape of {a_name} (no broadcasting)")
 
 
-def _check_probabilities(who: str, name: str, p: Any) -> None:
-    value = np.asarray(concrete(p))
-    if value.size and not (np.all(value >= 0.0) and np.all(value <= 1.0)):
-        bad = value[~((value >= 0.0) & (value <= 1.0))]
-        raise ValueError(f"{who}: {name} must hold probabilities in [0, 1]; {bad.size} of its "
-                         f"{value.size} entries are not (e.g. {bad.flat[0]!r}; {name} has shape "
-                         f"{value.shape})")
+def _check_probabilities(who: str, name: str, p: Any) -> Any:
+    """``p``, checked to hold probabilities (now, or when a graph of this is replayed)."""
+    return check_values(p, "probabilities", f"{who}: {name} must hold probabilities in [0, 1]",
+                        f" ({name} has shape {_shape(p)})")
 
 
 def _class_axis_last(who: str, logits: Any, axis: int) -> Any:
@@ -93,16 +91,13 @@ def _targets(who: str, logits: Any, labels: Any, axis: int, name: str = "logits"
     classes = shape[-1]
     integer = np.dtype(dtype_of(labels)).kind in "iu"
     if integer and lab_shape == shape[:-1]:
-        index = np.asarray(concrete(labels))
-        if index.size and (index.min() < 0 or index.max() >= classes):
-            raise ValueError(f"{who}: labels must be class indices in [0, {classes}) for {name} of "
-                             f"shape {_shape(original)}; got values from {index.min()} to "
-                             f"{index.max()} (labels shape {lab_shape})")
+        index = check_values(labels, "indices", f"{who}: labels must be class indices in [0, {classes}) for "
+                             f"{name} of shape {_shape(original)}", f" (labels shape {lab_shape})", hi=classes)
         return logits, index, "index"
     dense = labels if lab_shape == _shape(original) else None
     if dense is not None:
         targets = _class_axis_last(who, labels, axis)
-        _check_probabilities(who, "labels (probability or one-hot targets)", targets)
+        targets = _check_probabilities(who, "labels (probability or one-hot targets)", targets)
         if integer:
             targets = fnp.astype(targets, dtype_of(logits))
         return logits, targets, "dense"
@@ -352,8 +347,8 @@ def binary_cross_entropy(probs: Any, targets: Any, reduction: str = "mean") -> A
     _check_reduction(reduction, who)
     probs, targets = _arrays(probs, targets)
     _check_same_shape(who, "probs", probs, "targets", targets)
-    _check_probabilities(who, "probs", probs)
-    _check_probabilities(who, "targets", targets)
+    probs = _check_probabilities(who, "probs", probs)
+    targets = _check_probabilities(who, "targets", targets)
     loss = -(targets * _clamped_log(probs) + (1.0 - targets) * _clamped_log1m(probs))
     return _reduce(loss, reduction)
 
@@ -389,7 +384,7 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str =
     _check_reduction(reduction, who)
     logits, targets = _arrays(logits, targets)
     _check_same_shape(who, "logits", logits, "targets", targets)
-    _check_probabilities(who, "targets", targets)
+    targets = _check_probabilities(who, "targets", targets)
     positive = targets * softplus(-logits)
     if pos_weight is not None:
         positive = pos_weight * positive
@@ -435,7 +430,7 @@ def kl_div(log_predictions: Any, targets: Any, reduction: str = "batchmean",
     if log_target:
         loss = fnp.exp(targets) * (targets - log_predictions)
     else:
-        _check_probabilities(who, "targets", targets)
+        targets = _check_probabilities(who, "targets", targets)
         positive = targets > 0
         t_log_t = fnp.where(positive, targets * fnp.log(fnp.where(positive, targets, 1.0)), 0.0)
         loss = t_log_t - targets * log_predictions
@@ -483,10 +478,8 @@ def hinge(scores: Any, labels: Any, margin: float = 1.0, reduction: str = "mean"
     margin = float(margin)
     s_shape, l_shape = _shape(scores), _shape(labels)
     if s_shape == l_shape:
-        values = np.asarray(concrete(labels))
-        if not np.all((values == 1) | (values == -1)):
-            raise ValueError(f"{who}: binary labels (the shape of scores, {s_shape}) must be -1 or +1; "
-                             "for 0/1 labels pass 2 * labels - 1")
+        labels = check_values(labels, "signs", f"{who}: binary labels (the shape of scores, {s_shape}) must be "
+                              "-1 or +1; for 0/1 labels pass 2 * labels - 1")
         return _reduce(relu(margin - labels * scores), reduction)
     if not s_shape or l_shape != s_shape[:-1]:
         raise _mismatch(who, "scores", scores, "labels", labels,
@@ -498,6 +491,6 @@ def hinge(scores: Any, labels: Any, margin: float = 1.0, reduction: str = "mean"
     classes = s_shape[-1]
     true_score = fnp.take_along_axis(scores, index[..., None], axis=-1)
     violations = relu(margin - true_score + scores)
-    others = np.not_equal.outer(index, np.arange(classes))  # the true class does not count
+    others = fnp.not_equal(index[..., None], np.arange(classes))  # the true class does not count
     loss = fnp.sum(fnp.where(others, violations, 0.0), axis=-1) / classes
     return _reduce(loss, reduction)

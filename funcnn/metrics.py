@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from funcnn._src.core import concrete
+from funcnn.extend import concrete
 
 __all__ = ["accuracy", "confusion_matrix", "precision_recall_f1", "top_k_accuracy"]
 
@@ -44,7 +44,7 @@ class _Classes(NamedTuple):
 
 
 def _value(x: Any) -> np.ndarray:
-    return np.asarray(concrete(x))
+    return np.asarray(concrete(x, "a metric (metrics read values; compute them outside make_graph)"))
 
 
 def _mismatch(who: str, predictions: np.ndarray, labels: np.ndarray) -> ValueError:

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from funcnn import random
-from funcnn._src.api import value_and_grad
-from funcnn._src.core import concrete
+from funcnn import value_and_grad
+from funcnn.extend import concrete
 from funcnn.data import batches
 from funcnn.optim import GradientTransformation, apply_updates
 

@@ -30,7 +30,7 @@ class ShapeDtype:
 
     >>> ShapeDtype((64, 784), "float32")
     ShapeDtype(shape=(64, 784), dtype=float32)
-    >>> str(ShapeDtype((64, 784), "float32"))
+    >>> ShapeDtype((64, 784), "float32").short()
     'f32[64,784]'
     """
 
@@ -64,7 +64,8 @@ class ShapeDtype:
         weak = ", weak_type=True" if self.weak_type else ""
         return f"ShapeDtype(shape={self.shape}, dtype={self.dtype}{weak})"
 
-    def __str__(self) -> str:
+    def short(self) -> str:
+        """The form of a graph listing: ``f32[64,784]``."""
         return f"{short_dtype(self.dtype)}[{','.join(map(str, self.shape))}]"
 
 

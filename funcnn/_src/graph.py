@@ -241,7 +241,7 @@ def _check_input(leaf: Any, aval: ShapeDtype, path: Any, name: str) -> None:
         return
     got = aval_of(leaf)
     if got.shape != aval.shape or got.dtype != aval.dtype or got.weak_type:
-        raise TypeError(f"{name}: the input at {where} is {got} but the graph was traced for {aval}; "
+        raise TypeError(f"{name}: the input at {where} is {got.short()} but the graph was traced for {aval.short()}; "
                         "trace again for new shapes or dtypes")
 
 

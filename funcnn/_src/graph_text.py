@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from funcnn._src.abstract import ShapeDtype, short_dtype
+from funcnn._src.abstract import short_dtype
 from funcnn._src.graph import Equation, Graph, Literal, Var
 
 
@@ -51,41 +51,43 @@ def listing(graph: Graph, indent: int = 0) -> str:
     """The text listing of ``graph``, every line indented by ``indent`` spaces."""
     name = _Namer()
     pad = " " * indent
-    consts = " ".join(f"{name(v)}:{v.aval}" for v in graph.const_vars)
-    inputs = " ".join(f"{name(v)}:{v.aval}" for v in graph.in_vars)
+    consts = " ".join(f"{name(v)}:{v.aval.short()}" for v in graph.const_vars)
+    inputs = " ".join(f"{name(v)}:{v.aval.short()}" for v in graph.in_vars)
     lines = [f"{pad}{{ lambda {consts}; {inputs}. let"]
     for eq in graph.equations:
         lines.append(_equation(eq, name, indent + 4))
-    outs = " ".join(name.atom(x) + ("," if len(graph.outputs) == 1 else "") for x in graph.outputs)
+    outs = ", ".join(name.atom(x) for x in graph.outputs) + ("," if len(graph.outputs) == 1 else "")
     lines.append(f"{pad}  in ({outs}) }}")
     return "\n".join(lines)
 
 
 def _equation(eq: Equation, name: _Namer, indent: int) -> str:
     inputs = " ".join(name.atom(x) for x in eq.inputs)
-    outputs = " ".join(f"{name(v)}:{v.aval}" for v in eq.outputs)
-    params = " ".join(f"{k}={_param(v, indent + 2)}" for k, v in eq.params.items())
+    outputs = " ".join(f"{name(v)}:{v.aval.short()}" for v in eq.outputs)
     head = f"{' ' * indent}{outputs} = {eq.prim.name}"
+    if any(isinstance(v, Graph) for v in eq.params.values()):  # one param a line, nested graphs indented
+        lines = [f"{head}["]
+        for k, v in eq.params.items():
+            text = listing(v, indent + 2).lstrip() if isinstance(v, Graph) else _param(v)
+            lines.append(f"{' ' * (indent + 2)}{k}={text}")
+        return "\n".join(lines + [f"{' ' * indent}] {inputs}"])
+    params = " ".join(f"{k}={_param(v)}" for k, v in eq.params.items())
     return f"{head}[{params}] {inputs}" if params else f"{head} {inputs}"
 
 
-def _param(value: Any, indent: int) -> str:
-    """A short text for a static param; nested graphs are listed on lines of their own."""
-    if isinstance(value, Graph):
-        return "\n" + listing(value, indent) + "\n" + " " * (indent - 2)
+def _param(value: Any) -> str:
+    """A short text for a static param."""
+    if hasattr(value, "short"):
+        return value.short()
     if isinstance(value, np.dtype):
         return value.name
     if isinstance(value, type) and issubclass(value, np.generic):
         return np.dtype(value).name
     if isinstance(value, (tuple, list)):
-        inner = ",".join(_param(v, indent) for v in value)
+        inner = ",".join(_param(v) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
-    if isinstance(value, ShapeDtype):
-        return str(value)
-    if isinstance(value, str):
-        return value
-    text = repr(value) if not hasattr(value, "short") else value.short()
-    return text if len(text) <= 60 else text[:57] + "..."
+    text = repr(value) if not isinstance(value, str) else repr(value) if " " in value else value
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 # --- drawing ---------------------------------------------------------------------------------
@@ -98,11 +100,11 @@ def dot(graph: Graph) -> str:
     lines = ["digraph funcnn_graph {", "  rankdir=TB;",
              '  node [fontname="Helvetica", fontsize=11];', '  edge [fontname="Helvetica", fontsize=9];']
     source: dict[Var, str] = {}
-    for kind, variables, colour in (("in", graph.in_vars, "#dbe9f6"), ("const", graph.const_vars, "#eeeeee")):
+    for kind, variables, colour in (("const", graph.const_vars, "#eeeeee"), ("in", graph.in_vars, "#dbe9f6")):
         for i, v in enumerate(variables):
             node = f"{kind}{i}"
             source[v] = node
-            label = f"{name(v)}: {v.aval}" + ("\\n(constant)" if kind == "const" else "")
+            label = f"{name(v)}: {v.aval.short()}" + ("\\n(constant)" if kind == "const" else "")
             lines.append(f'  {node} [label="{label}", shape=ellipse, style=filled, fillcolor="{colour}"];')
     for i, eq in enumerate(graph.equations):
         node = f"eq{i}"
@@ -110,12 +112,12 @@ def dot(graph: Graph) -> str:
                      'fillcolor="#fff4d6"];')
         for x in eq.inputs:
             if type(x) is Var:
-                lines.append(f'  {source[x]} -> {node} [label="{name(x)}: {x.aval}"];')
+                lines.append(f'  {source[x]} -> {node} [label="{name(x)}: {x.aval.short()}"];')
         for v in eq.outputs:
             source[v] = node
     for i, x in enumerate(graph.outputs):
         node = f"out{i}"
-        lines.append(f'  {node} [label="output {i}: {x.aval}", shape=ellipse, style=filled, fillcolor="#dcf0dc"];')
+        lines.append(f'  {node} [label="output {i}: {x.aval.short()}", shape=ellipse, style=filled, fillcolor="#dcf0dc"];')
         if type(x) is Var:
             lines.append(f'  {source[x]} -> {node} [label="{name(x)}"];')
     lines.append("}")
@@ -123,6 +125,9 @@ def dot(graph: Graph) -> str:
 
 
 def _box_label(eq: Equation) -> str:
-    params = [f"{k}={_param(v, 0)}" for k, v in eq.params.items() if not isinstance(v, Graph)]
+    params = [f"{k}={_param(v)}" for k, v in eq.params.items() if not isinstance(v, Graph)]
+    literals = [_literal(x) for x in eq.inputs if type(x) is Literal]
+    if literals:
+        params.append("with " + ", ".join(literals))
     text = "\\n".join([eq.prim.name] + [p if len(p) <= 40 else p[:37] + "..." for p in params])
     return text.replace('"', '\\"')

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 import funcnn.numpy as fnp
-from funcnn._src.core import concrete, dtype_of
+from funcnn.extend import dtype_of
+from funcnn.nn._checks import check_values
 from funcnn.scipy.special import ndtr
 
 __all__ = [
@@ -329,7 +330,7 @@ def hard_tanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
 def _stable_shift(x: Any, axis: int) -> Any:
     """The maximum along ``axis`` as a constant (0 where it is infinite)."""
     shift = fnp.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
-    return fnp.where(np.isfinite(concrete(shift)), shift, 0.0)
+    return fnp.where(fnp.isfinite(shift), shift, 0.0)
 
 
 def softmax(x: Any, axis: int = -1) -> Any:
@@ -403,7 +404,7 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return fnp.logsumexp(fnp.asarray(x), axis=axis, keepdims=keepdims)
 
 
-def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> np.ndarray:
+def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> Any:
     """Integer class labels as one-hot vectors along a new last axis.
 
     Parameters
@@ -425,10 +426,9 @@ def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> np.ndarra
     array([[0., 0., 1.],
            [1., 0., 0.]], dtype=float32)
     """
-    labels = np.asarray(concrete(labels))
-    if labels.dtype.kind not in "iu":
+    labels = fnp.asarray(labels)
+    if dtype_of(labels).kind not in "iu":
         raise ValueError(f"one_hot: labels must be integers; got dtype {dtype_of(labels)}")
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"one_hot: labels must lie in [0, {num_classes}); got values from "
-                         f"{labels.min()} to {labels.max()} (labels shape {labels.shape})")
-    return np.equal.outer(labels, np.arange(num_classes)).astype(dtype)
+    labels = check_values(labels, "indices", f"one_hot: labels must lie in [0, {num_classes})",
+                          f" (labels shape {fnp.shape(labels)})", hi=num_classes)
+    return fnp.astype(fnp.equal(labels[..., None], np.arange(num_classes)), dtype)

@@ -13,7 +13,7 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
-from funcnn._src.core import ndim_of, shape_of
+from funcnn.extend import ndim_of, shape_of
 from funcnn.lax import avg_pool, conv_general_dilated, max_pool
 from funcnn.numpy._reductions import mean
 from funcnn.numpy._shape import flip, reshape, swapaxes

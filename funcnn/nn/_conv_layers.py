@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from funcnn import random
-from funcnn._src.core import shape_of
+from funcnn.extend import shape_of
 from funcnn.nn import _conv, initializers
 from funcnn.nn._layer import (
     ConfigurableLayer, Context, Layer, as_shape, configurable, describe, entry, positive_int,

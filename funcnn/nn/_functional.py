@@ -14,7 +14,8 @@ import numpy as np
 
 import funcnn.numpy as fnp
 from funcnn import random
-from funcnn._src.core import concrete, dtype_of, shape_of
+from funcnn.extend import dtype_of, shape_of
+from funcnn.nn._checks import check_values
 
 __all__ = ["batch_norm", "dense", "dropout", "embedding", "flatten", "layer_norm"]
 
@@ -287,13 +288,12 @@ def embedding_impl(ids: Any, table: Any, who: str) -> Any:
     ts = tuple(shape_of(table))
     if len(ts) != 2:
         raise ValueError(f"{who}: the table must have shape (num_embeddings, features); got shape {ts}")
-    index = np.asarray(concrete(ids))
-    if index.dtype.kind not in "iu":
-        raise ValueError(f"{who}: ids must be integers; got dtype {index.dtype} (shape {index.shape})")
-    if index.size and (index.min() < 0 or index.max() >= ts[0]):
-        raise ValueError(f"{who}: ids must lie in [0, {ts[0]}) for a table of shape {ts}; got values "
-                         f"from {index.min()} to {index.max()} (ids shape {index.shape})")
-    return fnp.take(table, index, axis=0)
+    ids = fnp.asarray(ids)
+    if dtype_of(ids).kind not in "iu":
+        raise ValueError(f"{who}: ids must be integers; got dtype {dtype_of(ids)} (shape {shape_of(ids)})")
+    ids = check_values(ids, "indices", f"{who}: ids must lie in [0, {ts[0]}) for a table of shape {ts}",
+                       f" (ids shape {shape_of(ids)})", hi=ts[0])
+    return fnp.take(table, ids, axis=0)
 
 
 def embedding(ids: Any, table: Any) -> Any:

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from funcnn import random
-from funcnn._src.core import shape_of
+from funcnn.extend import shape_of
 
 Shape = tuple[int, ...]
 Params = Any

@@ -94,7 +94,9 @@ true_divide = divide
 
 
 def _power_base(g: Any, ans: Any, x: Any, y: Any) -> Any:
-    return multiply(g, multiply(y, power(x, subtract(y, 1))))
+    # a Python exponent stays a Python number (weak), so float32 ** 2 differentiates in float32
+    y_minus_1 = y - 1 if type(y) in _PYTHON_SCALARS else subtract(y, 1)
+    return multiply(g, multiply(y, power(x, y_minus_1)))
 
 
 def _power_exponent(g: Any, ans: Any, x: Any, y: Any) -> Any:
@@ -249,7 +251,7 @@ def where(condition: Any, x: Any = None, y: Any = None) -> Any:
 _clip_p = elementwise_primitive("clip", np.clip, broadcasts=True)
 def_elementwise(
     _clip_p,
-    lambda g, ans, x, lo, hi: multiply(g, (x >= lo) & (x <= hi)),
+    lambda g, ans, x, lo, hi: multiply(g, _logic.logical_and(x >= lo, x <= hi)),
     lambda g, ans, x, lo, hi: multiply(g, x < lo),
     lambda g, ans, x, lo, hi: multiply(g, x > hi),
 )
@@ -271,3 +273,6 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
 def astype(x: Any, dtype: Any) -> Any:
     """``x`` cast to ``dtype``. A cast to an integer or boolean type carries no derivative."""
     return convert_element_type(x, dtype)
+
+
+from funcnn.numpy import _logic  # noqa: E402  (comparisons are elementwise primitives defined with this module's helpers)

@@ -8,12 +8,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 import funcnn.numpy as fnp
-from funcnn.extend import Tracer
+from funcnn.extend import Tracer, dtype_of
 
 
 def _swap(fn: Any) -> Any:
     return lambda self, other: fn(other, self)
+
+
+def _boolean(logical: Any, symbol: str) -> Any:
+    """``&``, ``|``, ``^`` on traced values: the logical op, for boolean operands only."""
+    def op(*operands: Any) -> Any:
+        if not all(dtype_of(x) == np.bool_ for x in operands):
+            kinds = ", ".join(str(dtype_of(x)) for x in operands)
+            raise TypeError(f"{symbol} on traced values is defined for booleans only (got {kinds}); use "
+                            "funcnn.numpy.logical_and / logical_or / logical_xor / logical_not on comparisons")
+        return logical(*operands)
+    return op
 
 
 def _methods() -> dict[str, Any]:
@@ -25,6 +38,10 @@ def _methods() -> dict[str, Any]:
         "__pow__": fnp.power, "__rpow__": _swap(fnp.power),
         "__matmul__": fnp.matmul, "__rmatmul__": _swap(fnp.matmul),
         "__neg__": fnp.negative, "__pos__": lambda self: self, "__abs__": fnp.abs,
+        "__and__": _boolean(fnp.logical_and, "&"), "__rand__": _swap(_boolean(fnp.logical_and, "&")),
+        "__or__": _boolean(fnp.logical_or, "|"), "__ror__": _swap(_boolean(fnp.logical_or, "|")),
+        "__xor__": _boolean(fnp.logical_xor, "^"), "__rxor__": _swap(_boolean(fnp.logical_xor, "^")),
+        "__invert__": _boolean(fnp.logical_not, "~"),
         "__lt__": fnp.less, "__le__": fnp.less_equal, "__gt__": fnp.greater,
         "__ge__": fnp.greater_equal, "__eq__": fnp.equal, "__ne__": fnp.not_equal,
         "__getitem__": fnp.getitem,

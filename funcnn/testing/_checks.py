@@ -12,8 +12,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from funcnn import tree_util
-from funcnn._src.api import jvp, vjp
-from funcnn._src.core import concrete, dtype_of
+from funcnn import jvp, vjp
+from funcnn.extend import concrete, dtype_of
 
 _DEFAULT_TOLS = {np.dtype(np.float32): (2e-3, 2e-3), np.dtype(np.float64): (1e-6, 1e-5)}
 

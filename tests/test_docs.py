@@ -21,7 +21,8 @@ def test_page_code_runs(page, tmp_path, monkeypatch):
         with contextlib.redirect_stdout(printed):
             exec(compile(code, f"{page.name}[block {i + 1}]", "exec"), namespace)  # noqa: S102
         if expected:
-            assert printed.getvalue().rstrip() == expected.rstrip(), f"{page.name} block {i + 1} printed:\n{printed.getvalue()}"
+            assert printed.getvalue().rstrip() == expected.rstrip(), \
+                f"{page.name} block {i + 1} printed:\n{printed.getvalue()}"
 
 
 def test_pictures_of_graphs_are_up_to_date():

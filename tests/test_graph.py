@@ -50,7 +50,8 @@ def test_replay_equals_eager_for_every_numpy_primitive(name, f, args, reference,
 
 
 LAX = [
-    ("conv", lambda x, w: lax.conv_general_dilated(x, w, (2, 1), "SAME", (1, 2), (2, 1), 2), ((2, 4, 5, 5), (6, 2, 3, 3))),
+    ("conv", lambda x, w: lax.conv_general_dilated(x, w, (2, 1), "SAME", (1, 2), (2, 1), 2),
+     ((2, 4, 5, 5), (6, 2, 3, 3))),
     ("conv_1d", lambda x, w: lax.conv_general_dilated(x, w, (1,), ((1, 0),)), ((3, 2, 7), (4, 2, 3))),
     ("max_pool", lambda x: lax.max_pool(x, (2, 2), (1, 1), "SAME"), ((2, 3, 5, 4),)),
     ("avg_pool", lambda x: lax.avg_pool(x, (3, 2), padding=((1, 1), (0, 1)), count_include_pad=False), ((1, 2, 5, 4),)),
@@ -91,11 +92,11 @@ def _all_graphs(data):
     """Graphs of every table row, forward and backward, for the checks on equations."""
     rng = np.random.default_rng(3)
     graphs = []
-    for name, f, args, *_ in TABLE:
+    for _name, f, args, *_ in TABLE:
         drawn = data.draw(args)
         graphs.append(fn.make_graph(f)(*drawn))
         graphs.append(fn.make_graph(fn.grad(lambda *a: fnp.sum(f(*a)), argnums=tuple(range(len(drawn)))))(*drawn))
-    for name, f, shapes in LAX:
+    for _name, f, shapes in LAX:
         args = tuple(rng.standard_normal(s) for s in shapes)
         graphs.append(fn.make_graph(fn.grad(lambda *a: fnp.sum(f(*a)), argnums=tuple(range(len(args)))))(*args))
     return graphs
@@ -202,7 +203,8 @@ def test_grad_and_jvp_of_a_replayed_graph():
     graph = fn.make_graph(f)(x)
     np.testing.assert_array_equal(fn.grad(graph)(x), fn.grad(f)(x))
     np.testing.assert_array_equal(fn.jvp(graph, (x,), (np.ones(3),))[1], fn.jvp(f, (x,), (np.ones(3),))[1])
-    np.testing.assert_array_equal(fn.grad(fn.grad(lambda s: graph(s * x)))(1.5), fn.grad(fn.grad(lambda s: f(s * x)))(1.5))
+    second = [fn.grad(fn.grad(lambda s, h=h: h(s * x)))(1.5) for h in (graph, f)]
+    np.testing.assert_array_equal(*second)
 
 
 def test_make_graph_inside_grad_closes_over_traced_values():
@@ -379,3 +381,45 @@ def test_tracing_never_touches_data():
         tracemalloc.stop()
     assert graph.out_avals[0] == ShapeDtype((), np.float32)
     assert peak < 8 << 20, f"tracing allocated {peak / 2**20:.1f} MiB at its peak"  # the data: 300 MiB
+
+
+def _cnn_training_step():
+    """A whole training step as one function: a CNN with Dropout (its key split inside), the
+    loss's value and gradient, an Adam update and the new parameters."""
+    from funcnn import optim, random
+
+    model = nn.serial(nn.Conv(4, (3, 3), padding=1), nn.Relu, nn.MaxPool(2), nn.Flatten, nn.Dropout(0.5),
+                      nn.Dense(10))
+    optimizer = optim.adam(1e-2)
+
+    def loss_fn(params, x, labels, key):
+        logits = model.apply(params, x, key=key, train=True)
+        return losses.cross_entropy(logits, labels)
+
+    def step(params, opt_state, x, labels, key):
+        key, dropout_key = random.split(key)
+        loss, grads = fn.value_and_grad(loss_fn)(params, x, labels, dropout_key)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optim.apply_updates(params, updates), opt_state, loss, key
+
+    _, params = model.init(random.key(0), (-1, 1, 8, 8))
+    return step, params, optimizer.init(params)
+
+
+def test_a_whole_training_step_is_one_graph():
+    from funcnn import random
+
+    step, params, opt_state = _cnn_training_step()
+    x = np.asarray(random.normal(random.key(1), (16, 1, 8, 8)))
+    labels = np.arange(16) % 10
+    graph = fn.make_graph(step)(params, opt_state, x, labels, random.key(2))
+    names = {eq.prim.name for eq in graph.equations}
+    assert {"conv_keep_unfolded", "max_pool_winners", "matmul", "sqrt"} <= names
+    assert any(name.startswith(("split", "random")) or "bits" in name or "bernoulli" in name for name in names)
+    key = random.key(2)
+    eager_state = replay_state = (params, opt_state)
+    for _ in range(3):  # the replay carries parameters, optimizer state and key exactly as the eager loop
+        *eager_state, eager_loss, eager_key = step(*eager_state, x, labels, key)
+        *replay_state, replay_loss, replay_key = graph(*replay_state, x, labels, key)
+        assert_same_bits((replay_state, replay_loss, replay_key), (eager_state, eager_loss, eager_key))
+        key = eager_key

@@ -9,17 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from funcnn import random
-from funcnn.random import (
-    _blocks,
-    _exp,
-    _log,
-    _ndtr,
-    _ndtri,
-    _open_unit,
-    _threefry2x32,
-    _threefry_block,
-    _unit_float,
-)
+from funcnn.random._from_words import open_unit as _open_unit
+from funcnn.random._from_words import unit_float as _unit_float
+from funcnn.random._ieee_math import exp as _exp
+from funcnn.random._ieee_math import log as _log
+from funcnn.random._ieee_math import ndtr as _ndtr
+from funcnn.random._ieee_math import ndtri as _ndtri
+from funcnn.random._threefry import blocks as _blocks
+from funcnn.random._threefry import threefry2x32 as _threefry2x32
+from funcnn.random._threefry import threefry_block as _threefry_block
 
 KEY = random.key(0)
 
@@ -225,6 +223,73 @@ FINGERPRINTS = [
 @pytest.mark.parametrize("name, draw, expected", FINGERPRINTS, ids=[f[0] for f in FINGERPRINTS])
 def test_bit_identical_fingerprints(name, draw, expected):
     assert fingerprint(draw()) == expected
+
+
+# Draws of every function and dtype, fingerprinted with the single-file implementation
+# that preceded the package (funcnn/random.py at d4f83e7): the split into primitives
+# must not change a bit, a dtype or a shape.
+OLD_IMPLEMENTATION = [
+    ("key_max", lambda: random.key(2**64 - 1), "uint32", (2,), "12a3ae445661ce5d"),
+    ("key_negative", lambda: random.key(-5), "uint32", (2,), "058b6a284b1f86eb"),
+    ("split_40", lambda: random.split(random.key(3), 40), "uint32", (40, 2), "f8fd73803f5e3ef9"),
+    ("fold_in_negative", lambda: random.fold_in(SEVEN, -1), "uint32", (2,), "1e4aac1c0af24080"),
+    ("fold_in_high_word", lambda: random.fold_in(SEVEN, 2**40 + 3), "uint32", (2,), "c28e787aed464fce"),
+    ("bits32", lambda: random.bits(SEVEN, (3, 5)), "uint32", (3, 5), "ab9155c669c10ff7"),
+    ("bits64", lambda: random.bits(SEVEN, (7,), np.uint64), "uint64", (7,), "271709d05839fda7"),
+    ("uniform16", lambda: random.uniform(SEVEN, (3, 4), np.float16), "float16", (3, 4), "4a7bd63b793b4a1d"),
+    ("uniform64", lambda: random.uniform(SEVEN, (33,), np.float64), "float64", (33,), "6c4eae053efec893"),
+    ("uniform32_chunks", lambda: random.uniform(SEVEN, (70001,)), "float32", (70001,), "024f9102d0b4cfb9"),
+    ("uniform16_bounds", lambda: random.uniform(SEVEN, (100,), np.float16, -2.0, 3.0), "float16", (100,),
+     "e429b99c4b810585"),
+    ("uniform64_bounds", lambda: random.uniform(SEVEN, (100,), np.float64, -2.0, 3.0), "float64", (100,),
+     "7d8bb31b4ca2ff0f"),
+    ("uniform_scalar_bounds", lambda: random.uniform(SEVEN, (), np.float32, 2.0, 3.0), "float32", (),
+     "ee30e80638e16340"),
+    ("uniform_array_bounds", lambda: random.uniform(SEVEN, (2, 50), np.float32, np.array([[0.0], [10.0]]),
+                                                    np.array([[1.0], [11.0]])), "float32", (2, 50), "9d612d8eaf8aa7cb"),
+    ("uniform_mixed_bounds", lambda: random.uniform(SEVEN, (4, 3), np.float64, np.float32(-1.5), [1.0, 2.0, 3.0]),
+     "float64", (4, 3), "a72fd34c23bbbf79"),
+    ("uniform_int_bounds", lambda: random.uniform(SEVEN, (100,), np.float32, 2**60 + 1, 2**61), "float32", (100,),
+     "5d7a72ade079acea"),
+    ("normal16", lambda: random.normal(SEVEN, (300,), np.float16), "float16", (300,), "36e31752414bf8b7"),
+    ("normal32", lambda: random.normal(SEVEN, (3001,)), "float32", (3001,), "c2655032cb62d7a6"),
+    ("normal64_chunks", lambda: random.normal(random.key(9), (70000,), np.float64), "float64", (70000,),
+     "368e9fb98f065462"),
+    ("truncated16", lambda: random.truncated_normal(SEVEN, -2.0, 2.0, (500,), np.float16), "float16", (500,),
+     "48e13e3a0f4ef4a6"),
+    ("truncated32", lambda: random.truncated_normal(SEVEN, -2.0, 2.0, (500,)), "float32", (500,), "f38f4efaeab9fc50"),
+    ("truncated_far_tail", lambda: random.truncated_normal(SEVEN, 30.0, 31.0, (500,), np.float64), "float64", (500,),
+     "da4cd7bc90d6ddba"),
+    ("truncated_broadcast", lambda: random.truncated_normal(SEVEN, np.array([-1.0, 0.0, 5.0]), 7.0, None), "float32",
+     (3,), "62cee8a3407084db"),
+    ("bernoulli_array_p", lambda: random.bernoulli(SEVEN, np.array([0.1, 0.5, 0.9], np.float32), (100, 3)), "bool",
+     (100, 3), "f6af6b709031fc5b"),
+    ("randint_uint64_full", lambda: random.randint(SEVEN, (1000,), 0, 2**64, np.uint64), "uint64", (1000,),
+     "43e5920fd9858b4b"),
+    ("randint_int8", lambda: random.randint(SEVEN, (1000,), -128, 128, np.int8), "int8", (1000,), "2f396e049e90bf11"),
+    ("randint_uint32_awkward", lambda: random.randint(SEVEN, (1000,), 0, 3 * 2**30, np.uint32), "uint32", (1000,),
+     "4e76ab9f686db6d0"),
+    ("permutation_axis", lambda: random.permutation(SEVEN, np.arange(24).reshape(2, 3, 4), 1), "int64", (2, 3, 4),
+     "673156c2172bdfd6"),
+    ("choice_no_replace", lambda: random.choice(SEVEN, 100, (4, 5), replace=False), "int64", (4, 5),
+     "c168792393f8fae6"),
+    ("choice_no_replace_p", lambda: random.choice(SEVEN, 4, (3,), replace=False, p=[0.5, 0.0, 0.3, 0.2]), "int64",
+     (3,), "c431e82c011aea2f"),
+    ("choice_p32", lambda: random.choice(SEVEN, 5, (100,), p=np.array([0.1, 0.2, 0.3, 0.4, 0], np.float32)), "int64",
+     (100,), "eb2d47c00c9794be"),
+    ("choice_array_axis", lambda: random.choice(SEVEN, np.arange(24.0).reshape(2, 3, 4), (), axis=2), "float64",
+     (2, 3), "c39030a1f998024a"),
+    ("choice_wide_population", lambda: random.choice(SEVEN, 2**33, (10,)), "int64", (10,), "65e99d24414af8e4"),
+]
+
+
+@pytest.mark.parametrize("name, draw, dtype, shape, expected", OLD_IMPLEMENTATION,
+                         ids=[d[0] for d in OLD_IMPLEMENTATION])
+def test_same_bits_as_the_single_file_implementation(name, draw, dtype, shape, expected):
+    out = draw()
+    assert isinstance(out, np.ndarray)
+    assert (out.dtype, out.shape) == (np.dtype(dtype), shape)
+    assert fingerprint(out) == expected
 
 
 def test_same_key_same_bits_across_calls():

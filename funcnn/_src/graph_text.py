@@ -117,7 +117,8 @@ def dot(graph: Graph) -> str:
             source[v] = node
     for i, x in enumerate(graph.outputs):
         node = f"out{i}"
-        lines.append(f'  {node} [label="output {i}: {x.aval.short()}", shape=ellipse, style=filled, fillcolor="#dcf0dc"];')
+        lines.append(f'  {node} [label="output {i}: {x.aval.short()}", shape=ellipse, style=filled, '
+                     'fillcolor="#dcf0dc"];')
         if type(x) is Var:
             lines.append(f'  {source[x]} -> {node} [label="{name(x)}"];')
     lines.append("}")

@@ -251,7 +251,7 @@ def where(condition: Any, x: Any = None, y: Any = None) -> Any:
 _clip_p = elementwise_primitive("clip", np.clip, broadcasts=True)
 def_elementwise(
     _clip_p,
-    lambda g, ans, x, lo, hi: multiply(g, _logic.logical_and(x >= lo, x <= hi)),
+    lambda g, ans, x, lo, hi: multiply(g, multiply(x >= lo, x <= hi)),  # a product of booleans: "and"
     lambda g, ans, x, lo, hi: multiply(g, x < lo),
     lambda g, ans, x, lo, hi: multiply(g, x > hi),
 )
@@ -274,5 +274,3 @@ def astype(x: Any, dtype: Any) -> Any:
     """``x`` cast to ``dtype``. A cast to an integer or boolean type carries no derivative."""
     return convert_element_type(x, dtype)
 
-
-from funcnn.numpy import _logic  # noqa: E402  (comparisons are elementwise primitives defined with this module's helpers)

@@ -7,6 +7,11 @@ Building blocks (scalings, momentum, clipping, weight decay, masks) compose with
 chains with PyTorch's semantics. Learning rates are floats or schedules from
 :mod:`funcnn.optim.schedules`.
 
+Updates are written with ``funcnn.numpy`` operations, so a whole training step
+(gradients, ``update`` and ``apply_updates``) can be captured with ``funcnn.make_graph``,
+and differentiated with ``funcnn.grad`` (with respect to the gradients, or to a traced
+learning rate for meta-learning).
+
 Examples
 --------
 >>> import numpy as np
@@ -23,6 +28,10 @@ True
 """
 
 from . import schedules as schedules
+from ._adam import ScaleByAdamState as ScaleByAdamState
+from ._adam import ScaleByNadamState as ScaleByNadamState
+from ._adam import scale_by_adam as scale_by_adam
+from ._adam import scale_by_nadam as scale_by_nadam
 from ._aliases import adadelta as adadelta
 from ._aliases import adagrad as adagrad
 from ._aliases import adam as adam
@@ -42,6 +51,32 @@ from ._base import TransformUpdateFn as TransformUpdateFn
 from ._base import Updates as Updates
 from ._base import apply_updates as apply_updates
 from ._base import chain as chain
+from ._clipping import ClipByGlobalNormState as ClipByGlobalNormState
+from ._clipping import ClipState as ClipState
+from ._clipping import clip as clip
+from ._clipping import clip_by_global_norm as clip_by_global_norm
+from ._clipping import global_norm as global_norm
+from ._decay import AddDecayedWeightsState as AddDecayedWeightsState
+from ._decay import add_decayed_weights as add_decayed_weights
+from ._masking import MaskedState as MaskedState
+from ._masking import masked as masked
+from ._momentum import ScaleByLionState as ScaleByLionState
+from ._momentum import TraceState as TraceState
+from ._momentum import scale_by_lion as scale_by_lion
+from ._momentum import trace as trace
+from ._rms import ScaleByAdadeltaState as ScaleByAdadeltaState
+from ._rms import ScaleByRmsState as ScaleByRmsState
+from ._rms import ScaleByRssState as ScaleByRssState
+from ._rms import ScaleByStddevState as ScaleByStddevState
+from ._rms import scale_by_adadelta as scale_by_adadelta
+from ._rms import scale_by_rms as scale_by_rms
+from ._rms import scale_by_rss as scale_by_rss
+from ._rms import scale_by_stddev as scale_by_stddev
+from ._scaling import ScaleByScheduleState as ScaleByScheduleState
+from ._scaling import ScaleState as ScaleState
+from ._scaling import scale as scale
+from ._scaling import scale_by_learning_rate as scale_by_learning_rate
+from ._scaling import scale_by_schedule as scale_by_schedule
 from ._schedules import constant as constant
 from ._schedules import cosine_decay as cosine_decay
 from ._schedules import exponential_decay as exponential_decay
@@ -49,36 +84,6 @@ from ._schedules import linear_warmup as linear_warmup
 from ._schedules import one_cycle as one_cycle
 from ._schedules import piecewise_constant as piecewise_constant
 from ._schedules import warmup_cosine_decay as warmup_cosine_decay
-from ._transforms import AddDecayedWeightsState as AddDecayedWeightsState
-from ._transforms import ClipByGlobalNormState as ClipByGlobalNormState
-from ._transforms import ClipState as ClipState
-from ._transforms import MaskedState as MaskedState
-from ._transforms import ScaleByAdadeltaState as ScaleByAdadeltaState
-from ._transforms import ScaleByAdamState as ScaleByAdamState
-from ._transforms import ScaleByLionState as ScaleByLionState
-from ._transforms import ScaleByNadamState as ScaleByNadamState
-from ._transforms import ScaleByRmsState as ScaleByRmsState
-from ._transforms import ScaleByRssState as ScaleByRssState
-from ._transforms import ScaleByScheduleState as ScaleByScheduleState
-from ._transforms import ScaleByStddevState as ScaleByStddevState
-from ._transforms import ScaleState as ScaleState
-from ._transforms import TraceState as TraceState
-from ._transforms import add_decayed_weights as add_decayed_weights
-from ._transforms import clip as clip
-from ._transforms import clip_by_global_norm as clip_by_global_norm
-from ._transforms import global_norm as global_norm
-from ._transforms import masked as masked
-from ._transforms import scale as scale
-from ._transforms import scale_by_adadelta as scale_by_adadelta
-from ._transforms import scale_by_adam as scale_by_adam
-from ._transforms import scale_by_learning_rate as scale_by_learning_rate
-from ._transforms import scale_by_lion as scale_by_lion
-from ._transforms import scale_by_nadam as scale_by_nadam
-from ._transforms import scale_by_rms as scale_by_rms
-from ._transforms import scale_by_rss as scale_by_rss
-from ._transforms import scale_by_schedule as scale_by_schedule
-from ._transforms import scale_by_stddev as scale_by_stddev
-from ._transforms import trace as trace
 
 __all__ = [
     # base

@@ -4,6 +4,10 @@ Notation in the update rules: ``theta_t`` are the parameters after step ``t``
 (``t = 1, 2, ...``), ``g_t`` the gradient at ``theta_{t-1}``, ``lr_t`` the learning
 rate (a schedule is evaluated at the step count ``t - 1``), ``wd`` the weight
 decay. Operations on arrays are elementwise.
+
+Every hyper-parameter may be a traced scalar (for example a learning rate being
+differentiated with ``funcnn.grad``): its value is then not checked, and a block that a
+zero would leave out (weight decay, momentum) is kept.
 """
 
 from __future__ import annotations
@@ -11,48 +15,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
-from ._base import (
-    GradientTransformation,
-    Params,
-    ScalarOrSchedule,
-    chain,
-    check_learning_rate,
-    check_non_negative,
-)
-from ._transforms import (
-    add_decayed_weights,
-    scale_by_adadelta,
-    scale_by_adam,
-    scale_by_learning_rate,
-    scale_by_lion,
-    scale_by_nadam,
-    scale_by_rms,
-    scale_by_rss,
-    scale_by_stddev,
-    trace,
-)
+from ._adam import scale_by_adam, scale_by_nadam
+from ._base import GradientTransformation, Params, Scalar, ScalarOrSchedule, chain
+from ._checks import check_learning_rate, check_non_negative, may_be_nonzero
+from ._decay import add_decayed_weights
+from ._momentum import scale_by_lion, trace
+from ._numerics import as_float64
+from ._rms import scale_by_adadelta, scale_by_rms, scale_by_rss, scale_by_stddev
+from ._scaling import scale_by_learning_rate
 
 __all__ = ["adadelta", "adagrad", "adam", "adamw", "lion", "nadam", "rmsprop", "sgd"]
 
 Mask = Any | Callable[[Params], Any] | None
 
 
-def _l2(weight_decay: float) -> list[GradientTransformation]:
+def _l2(weight_decay: Scalar) -> list[GradientTransformation]:
     """Weight decay added to the gradient, or nothing (so ``params`` stays optional)."""
-    return [add_decayed_weights(weight_decay)] if weight_decay > 0 else []
+    return [add_decayed_weights(weight_decay)] if may_be_nonzero(weight_decay) else []
 
 
-def _decoupled(weight_decay: float, mask: Mask = None) -> list[GradientTransformation]:
-    return [add_decayed_weights(weight_decay, mask)] if weight_decay > 0 else []
+def _decoupled(weight_decay: Scalar, mask: Mask = None) -> list[GradientTransformation]:
+    return [add_decayed_weights(weight_decay, mask)] if may_be_nonzero(weight_decay) else []
 
 
 def sgd(
     learning_rate: ScalarOrSchedule,
-    momentum: float = 0.0,
+    momentum: Scalar = 0.0,
     nesterov: bool = False,
-    weight_decay: float = 0.0,
+    weight_decay: Scalar = 0.0,
 ) -> GradientTransformation:
     """Stochastic gradient descent, with optional momentum and weight decay (``torch.optim.SGD``).
 
@@ -68,7 +58,7 @@ def sgd(
     Parameters
     ----------
     learning_rate : float or callable
-        Positive float, or a schedule ``count -> float``.
+        Positive float, traced scalar, or a schedule ``count -> float``.
     momentum : float, default 0
         Momentum coefficient, >= 0 (PyTorch's ``dampening`` is fixed at 0).
     nesterov : bool, default False
@@ -103,20 +93,20 @@ def sgd(
     learning_rate = check_learning_rate(learning_rate)
     momentum = check_non_negative("momentum", momentum)
     weight_decay = check_non_negative("weight_decay", weight_decay)
-    if nesterov and momentum == 0:
+    if nesterov and not may_be_nonzero(momentum):
         raise ValueError("nesterov=True needs momentum > 0, got momentum=0")
     blocks = _l2(weight_decay)
-    if momentum > 0:
+    if may_be_nonzero(momentum):
         blocks.append(trace(momentum, nesterov=nesterov))
     return chain(*blocks, scale_by_learning_rate(learning_rate))
 
 
 def adam(
     learning_rate: ScalarOrSchedule,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    weight_decay: float = 0.0,
+    b1: Scalar = 0.9,
+    b2: Scalar = 0.999,
+    eps: Scalar = 1e-8,
+    weight_decay: Scalar = 0.0,
 ) -> GradientTransformation:
     """Adam (``torch.optim.Adam``); weight decay is L2 added to the gradient.
 
@@ -130,7 +120,7 @@ def adam(
     Parameters
     ----------
     learning_rate : float or callable
-        Positive float, or a schedule ``count -> float``.
+        Positive float, traced scalar, or a schedule ``count -> float``.
     b1, b2 : float, default 0.9, 0.999
         Decay rates of the moment estimates (PyTorch's ``betas``), in [0, 1).
     eps : float, default 1e-8
@@ -163,10 +153,10 @@ def adam(
 
 def adamw(
     learning_rate: ScalarOrSchedule,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    weight_decay: float = 0.01,
+    b1: Scalar = 0.9,
+    b2: Scalar = 0.999,
+    eps: Scalar = 1e-8,
+    weight_decay: Scalar = 0.01,
     mask: Mask = None,
 ) -> GradientTransformation:
     """Adam with decoupled weight decay (``torch.optim.AdamW``).
@@ -181,7 +171,7 @@ def adamw(
     Parameters
     ----------
     learning_rate : float or callable
-        Positive float, or a schedule ``count -> float``.
+        Positive float, traced scalar, or a schedule ``count -> float``.
     b1, b2 : float, default 0.9, 0.999
         Decay rates of the moment estimates, in [0, 1).
     eps : float, default 1e-8
@@ -216,11 +206,11 @@ def adamw(
 
 def rmsprop(
     learning_rate: ScalarOrSchedule,
-    decay: float = 0.99,
-    eps: float = 1e-8,
-    momentum: float = 0.0,
+    decay: Scalar = 0.99,
+    eps: Scalar = 1e-8,
+    momentum: Scalar = 0.0,
     centered: bool = False,
-    weight_decay: float = 0.0,
+    weight_decay: Scalar = 0.0,
 ) -> GradientTransformation:
     """RMSprop (``torch.optim.RMSprop``; its ``alpha`` is ``decay`` here).
 
@@ -238,7 +228,7 @@ def rmsprop(
     Parameters
     ----------
     learning_rate : float or callable
-        Positive float, or a schedule ``count -> float``.
+        Positive float, traced scalar, or a schedule ``count -> float``.
     decay : float, default 0.99
         Decay rate of the running means, in [0, 1).
     eps : float, default 1e-8
@@ -269,17 +259,17 @@ def rmsprop(
     weight_decay = check_non_negative("weight_decay", weight_decay)
     scaling = scale_by_stddev if centered else scale_by_rms
     blocks = [*_l2(weight_decay), scaling(decay=decay, eps=eps)]
-    if momentum > 0:
+    if may_be_nonzero(momentum):
         blocks.append(trace(momentum))
     return chain(*blocks, scale_by_learning_rate(learning_rate))
 
 
 def adagrad(
     learning_rate: ScalarOrSchedule = 1e-2,
-    lr_decay: float = 0.0,
-    weight_decay: float = 0.0,
-    initial_accumulator_value: float = 0.0,
-    eps: float = 1e-10,
+    lr_decay: Scalar = 0.0,
+    weight_decay: Scalar = 0.0,
+    initial_accumulator_value: Scalar = 0.0,
+    eps: Scalar = 1e-10,
 ) -> GradientTransformation:
     """Adagrad (``torch.optim.Adagrad``).
 
@@ -292,7 +282,7 @@ def adagrad(
     Parameters
     ----------
     learning_rate : float or callable, default 1e-2
-        Positive float, or a schedule ``count -> float``.
+        Positive float, traced scalar, or a schedule ``count -> float``.
     lr_decay : float, default 0
         Learning-rate decay, >= 0, applied on top of ``learning_rate``.
     weight_decay : float, default 0
@@ -319,12 +309,12 @@ def adagrad(
     learning_rate = check_learning_rate(learning_rate)
     lr_decay = check_non_negative("lr_decay", lr_decay)
     weight_decay = check_non_negative("weight_decay", weight_decay)
-    if lr_decay > 0:
+    if may_be_nonzero(lr_decay):
         base = learning_rate
 
         def decayed(count: Any) -> Any:
             lr = base(count) if callable(base) else base
-            return lr / (1.0 + np.float64(count) * lr_decay)
+            return lr / (1.0 + as_float64(count) * lr_decay)
 
         learning_rate = decayed
     return chain(
@@ -336,9 +326,9 @@ def adagrad(
 
 def adadelta(
     learning_rate: ScalarOrSchedule = 1.0,
-    rho: float = 0.9,
-    eps: float = 1e-6,
-    weight_decay: float = 0.0,
+    rho: Scalar = 0.9,
+    eps: Scalar = 1e-6,
+    weight_decay: Scalar = 0.0,
 ) -> GradientTransformation:
     """Adadelta (``torch.optim.Adadelta``).
 
@@ -353,7 +343,7 @@ def adadelta(
     Parameters
     ----------
     learning_rate : float or callable, default 1.0
-        Positive float, or a schedule ``count -> float``.
+        Positive float, traced scalar, or a schedule ``count -> float``.
     rho : float, default 0.9
         Decay rate of the running means, in [0, 1).
     eps : float, default 1e-6
@@ -386,11 +376,11 @@ def adadelta(
 
 def nadam(
     learning_rate: ScalarOrSchedule = 2e-3,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    weight_decay: float = 0.0,
-    momentum_decay: float = 4e-3,
+    b1: Scalar = 0.9,
+    b2: Scalar = 0.999,
+    eps: Scalar = 1e-8,
+    weight_decay: Scalar = 0.0,
+    momentum_decay: Scalar = 4e-3,
     decoupled_weight_decay: bool = False,
 ) -> GradientTransformation:
     """NAdam: Adam with Nesterov momentum (``torch.optim.NAdam``).
@@ -408,7 +398,7 @@ def nadam(
     Parameters
     ----------
     learning_rate : float or callable, default 2e-3
-        Positive float, or a schedule ``count -> float``.
+        Positive float, traced scalar, or a schedule ``count -> float``.
     b1, b2 : float, default 0.9, 0.999
         Decay rates of the moment estimates, in [0, 1).
     eps : float, default 1e-8
@@ -446,9 +436,9 @@ def nadam(
 
 def lion(
     learning_rate: ScalarOrSchedule,
-    b1: float = 0.9,
-    b2: float = 0.99,
-    weight_decay: float = 1e-3,
+    b1: Scalar = 0.9,
+    b2: Scalar = 0.99,
+    weight_decay: Scalar = 1e-3,
     mask: Mask = None,
 ) -> GradientTransformation:
     """Lion, the sign-momentum optimizer of Chen et al. (2023), with decoupled weight decay.
@@ -465,7 +455,7 @@ def lion(
     Parameters
     ----------
     learning_rate : float or callable
-        Positive float, or a schedule ``count -> float``.
+        Positive float, traced scalar, or a schedule ``count -> float``.
     b1 : float, default 0.9
         Interpolation weight of the step direction, in [0, 1).
     b2 : float, default 0.99

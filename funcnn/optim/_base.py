@@ -1,23 +1,22 @@
-"""The gradient-transformation type, ``chain`` and ``apply_updates``, plus shared helpers."""
+"""The gradient-transformation type, ``chain``, ``apply_updates`` and the type aliases."""
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
-import numpy as np
+import funcnn.numpy as fnp
+from funcnn import config
+from funcnn.extend import ConcretizationError, Tracer, dtype_of, shape_of
 
-from .._src.config import config
-from ..tree_util import (
-    check_same_structure, keystr, tree_flatten, tree_flatten_with_path, tree_map, tree_unflatten,
-)
+from ..tree_util import check_same_structure, keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
 
 __all__ = [
     "EmptyState",
     "GradientTransformation",
     "OptState",
     "Params",
+    "Scalar",
     "ScalarOrSchedule",
     "Schedule",
     "TransformInitFn",
@@ -25,6 +24,7 @@ __all__ = [
     "Updates",
     "apply_updates",
     "chain",
+    "stateless",
 ]
 
 Params = Any
@@ -34,8 +34,10 @@ Updates = Any
 OptState = Any
 """A pytree of arrays and scalars (NamedTuples, tuples) carried from one step to the next."""
 Schedule = Callable[[Any], Any]
-"""A function of the step count (0, 1, 2, ...) returning a float."""
-ScalarOrSchedule = float | Schedule
+"""A function of the step count (0, 1, 2, ...) returning a float (traced if the count is)."""
+Scalar = float | Tracer
+"""A hyper-parameter: a Python float, or a traced 0-d value (under ``grad`` or ``make_graph``)."""
+ScalarOrSchedule = Scalar | Schedule
 
 
 class TransformInitFn(Protocol):
@@ -64,7 +66,9 @@ class GradientTransformation(NamedTuple):
     update : callable, ``update(updates, state, params=None) -> (updates, state)``
         Transforms a pytree of gradients (or of updates from an earlier
         transformation) and returns the new updates with the next state. It
-        never modifies its arguments. ``params`` is needed only by
+        never modifies its arguments, and is written with ``funcnn.numpy``
+        operations, so it can be differentiated (``funcnn.grad``) and captured
+        in a graph (``funcnn.make_graph``). ``params`` is needed only by
         transformations that read the parameters, such as weight decay.
 
     Examples
@@ -85,6 +89,21 @@ class GradientTransformation(NamedTuple):
 
 class EmptyState(NamedTuple):
     """The state of a transformation that keeps nothing between steps."""
+
+
+def stateless(fn: Callable[[Updates, Params | None], Updates]) -> GradientTransformation:
+    """A transformation with no state whose update is ``fn(updates, params)``."""
+
+    def init_fn(params: Params) -> EmptyState:
+        del params
+        return EmptyState()
+
+    def update_fn(
+        updates: Updates, state: OptState, params: Params | None = None
+    ) -> tuple[Updates, EmptyState]:
+        return fn(updates, params), state
+
+    return GradientTransformation(init_fn, update_fn)
 
 
 def chain(*transforms: GradientTransformation) -> GradientTransformation:
@@ -141,6 +160,8 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
 def apply_updates(params: Params, updates: Updates) -> Params:
     """Add ``updates`` to ``params`` leaf by leaf, keeping each parameter's dtype.
 
+    ``theta <- theta + u``, then cast to the dtype of ``theta``.
+
     Parameters
     ----------
     params : pytree of ndarray
@@ -163,6 +184,8 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     FloatingPointError
         With ``funcnn.config.update("debug_nans", True)``, if an update holds NaN
         or Inf (naming the key path). Otherwise NaNs propagate into the parameters.
+        Inside ``make_graph`` there are no values to check yet: the replay checks
+        each operation's result instead.
 
     Examples
     --------
@@ -178,15 +201,15 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     if u_treedef != treedef:
         check_same_structure(params, updates, "apply_updates", names=("params", "updates"))
     for i, (p, u) in enumerate(zip(p_leaves, u_leaves)):
-        if np.shape(p) != np.shape(u):
+        if shape_of(p) != shape_of(u):
             raise ValueError(
-                f"apply_updates: param{_leaf_path(params, i)} has shape {np.shape(p)} but its "
-                f"update has shape {np.shape(u)}"
+                f"apply_updates: param{_leaf_path(params, i)} has shape {shape_of(p)} but its "
+                f"update has shape {shape_of(u)}"
             )
-        if config.debug_nans and not np.all(np.isfinite(u)):
+        if config.debug_nans and _holds_non_finite(u):
             raise FloatingPointError(
                 f"debug_nans: the update for param{_leaf_path(params, i)} contains NaN or Inf")
-    return tree_unflatten(treedef, [_add_keep_dtype(p, u) for p, u in zip(p_leaves, u_leaves)])
+    return tree_unflatten(treedef, [fnp.asarray(p + u, dtype_of(p)) for p, u in zip(p_leaves, u_leaves)])
 
 
 def _leaf_path(tree: Any, index: int) -> str:
@@ -194,78 +217,9 @@ def _leaf_path(tree: Any, index: int) -> str:
     return keystr(tree_flatten_with_path(tree)[0][index][0])
 
 
-def _add_keep_dtype(p: Any, u: Any) -> np.ndarray:
-    p = np.asarray(p)
-    return np.asarray(p + u, dtype=p.dtype)
-
-
-# ---------------------------------------------------------------------------
-# helpers shared by the transformations, the aliases and the schedules
-
-
-def cast_like(value: Any, leaf: Any) -> np.ndarray:
-    """``value`` as a 0-d array of ``leaf``'s dtype (so float32 leaves stay float32)."""
-    return np.asarray(value, dtype=np.asarray(leaf).dtype)
-
-
-def zeros_like_tree(params: Params, fill: float = 0.0) -> Any:
-    """A tree of arrays shaped and typed like ``params`` filled with ``fill``."""
-    return tree_map(lambda p: np.full_like(np.asarray(p), fill), params)
-
-
-def new_count() -> np.ndarray:
-    """A step count of zero, as an int32 array so it is saved with the state."""
-    return np.asarray(0, dtype=np.int32)
-
-
-def next_count(count: Any) -> np.ndarray:
-    """``count + 1``, stopping at the int32 maximum instead of wrapping round."""
-    c = int(count)
-    return np.asarray(min(c + 1, np.iinfo(np.int32).max), dtype=np.int32)
-
-
-def check_state(state_tree: Any, updates: Updates, owner: str) -> None:
-    """Raise ValueError (naming the key path) if ``updates`` does not fit the state."""
-    check_same_structure(
-        state_tree, updates, f"{owner} update", names=("the optimizer state", "the updates")
-    )
-
-
-def _as_real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
-    if np.isnan(v):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    return v
-
-
-def check_positive(name: str, value: Any) -> float:
-    """``value`` as a float; ValueError naming ``name`` unless it is > 0."""
-    v = _as_real(name, value)
-    if not v > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return v
-
-
-def check_non_negative(name: str, value: Any) -> float:
-    """``value`` as a float; ValueError naming ``name`` unless it is >= 0."""
-    v = _as_real(name, value)
-    if not v >= 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return v
-
-
-def check_decay_rate(name: str, value: Any) -> float:
-    """``value`` as a float; ValueError naming ``name`` unless 0 <= value < 1."""
-    v = _as_real(name, value)
-    if not 0 <= v < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return v
-
-
-def check_learning_rate(value: Any, name: str = "learning_rate") -> ScalarOrSchedule:
-    """A schedule is returned as is; a number must be > 0."""
-    if callable(value):
-        return value
-    return check_positive(name, value)
+def _holds_non_finite(u: Any) -> bool:
+    all_finite = fnp.all(fnp.isfinite(u))
+    try:
+        return not all_finite
+    except ConcretizationError:  # no data while tracing a graph: the replay checks each result
+        return False

@@ -4,6 +4,10 @@ Each factory returns ``schedule(count)``. ``count`` is the number of updates don
 so far (0 at the first update); it may be an int, a 0-d integer array (as kept in
 an optimizer's state) or an array of counts, in which case the result is an
 array of the same shape. Results are float64.
+
+Schedules are written with ``funcnn.numpy`` operations and no Python decision on the
+count, so a traced count (inside ``make_graph``, e.g. an optimizer's int32 step count)
+gives a traced value.
 """
 
 from __future__ import annotations
@@ -14,7 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Schedule, check_non_negative, check_positive
+import funcnn.numpy as fnp
+from funcnn.extend import Tracer
+
+from ._base import Schedule
+from ._checks import check_non_negative, check_positive
 
 __all__ = [
     "constant",
@@ -27,18 +35,24 @@ __all__ = [
 ]
 
 
-def _counts(count: Any) -> np.ndarray:
-    return np.asarray(count, dtype=np.float64)
+def _counts(count: Any) -> Any:
+    return fnp.asarray(count, np.float64)
 
 
-def _out(value: np.ndarray) -> Any:
-    """A float64 scalar for a scalar count, an array for an array of counts."""
-    return np.asarray(value, dtype=np.float64)[()]
+def _out(value: Any) -> Any:
+    """A float64 scalar for a scalar count, an array for an array of counts (traced if the count is)."""
+    value = fnp.asarray(value, np.float64)
+    return value if isinstance(value, Tracer) else value[()]
 
 
-def _half_cosine(frac: np.ndarray) -> np.ndarray:
+def _half_cosine(frac: Any) -> Any:
     """Goes from 1 at ``frac = 0`` down to 0 at ``frac = 1`` along half a cosine wave."""
-    return 0.5 * (1.0 + np.cos(math.pi * frac))
+    return 0.5 * (1.0 + fnp.cos(math.pi * frac))
+
+
+def _power(x: Any, exponent: float) -> Any:
+    """``x**exponent``; the common exponent 1 needs no work."""
+    return x if exponent == 1.0 else fnp.power(x, exponent)
 
 
 def _check_steps(name: str, value: Any) -> int:
@@ -69,7 +83,7 @@ def constant(value: float) -> Schedule:
     value = float(value)
 
     def schedule(count: Any) -> Any:
-        return _out(np.full(np.shape(count), value))
+        return _out(fnp.full_like(count, value, dtype=np.float64))
 
     return schedule
 
@@ -129,12 +143,12 @@ def exponential_decay(
     bound = None if end_value is None else float(end_value)
 
     def schedule(count: Any) -> Any:
-        k = np.maximum(_counts(count) - transition_begin, 0.0) / transition_steps
+        k = fnp.maximum(_counts(count) - transition_begin, 0.0) / transition_steps
         if staircase:
-            k = np.floor(k)
-        value = init_value * decay_rate**k
+            k = fnp.floor(k)
+        value = init_value * fnp.power(decay_rate, k)
         if bound is not None:
-            value = np.maximum(value, bound) if decay_rate < 1 else np.minimum(value, bound)
+            value = fnp.maximum(value, bound) if decay_rate < 1 else fnp.minimum(value, bound)
         return _out(value)
 
     return schedule
@@ -174,9 +188,9 @@ def piecewise_constant(
 
     def schedule(count: Any) -> Any:
         c = _counts(count)
-        value = np.full(c.shape, init_value)
+        value = fnp.full_like(c, init_value)
         for boundary, factor in pairs:
-            value = np.where(c >= boundary, value * factor, value)
+            value = fnp.where(c >= boundary, value * factor, value)
         return _out(value)
 
     return schedule
@@ -218,8 +232,8 @@ def cosine_decay(
     alpha, exponent = float(alpha), float(exponent)
 
     def schedule(count: Any) -> Any:
-        frac = np.minimum(_counts(count), decay_steps) / decay_steps
-        return _out(init_value * ((1.0 - alpha) * _half_cosine(frac) ** exponent + alpha))
+        frac = fnp.minimum(_counts(count), decay_steps) / decay_steps
+        return _out(init_value * ((1.0 - alpha) * _power(_half_cosine(frac), exponent) + alpha))
 
     return schedule
 
@@ -263,7 +277,7 @@ def linear_warmup(
     check_non_negative("transition_begin", transition_begin)
 
     def schedule(count: Any) -> Any:
-        c = np.clip(_counts(count) - transition_begin, 0.0, transition_steps)
+        c = fnp.clip(_counts(count) - transition_begin, 0.0, transition_steps)
         return _out(init_value + (end_value - init_value) * (c / transition_steps))
 
     return schedule
@@ -328,9 +342,9 @@ def warmup_cosine_decay(
     def schedule(count: Any) -> Any:
         c = _counts(count)
         ramp = init_value + (peak_value - init_value) * c / max(warmup_steps, 1)
-        frac = np.clip((c - warmup_steps) / span, 0.0, 1.0)
-        decay = end_value + (peak_value - end_value) * _half_cosine(frac) ** exponent
-        return _out(np.where(c < warmup_steps, ramp, decay))
+        frac = fnp.clip((c - warmup_steps) / span, 0.0, 1.0)
+        decay = end_value + (peak_value - end_value) * _power(_half_cosine(frac), exponent)
+        return _out(fnp.where(c < warmup_steps, ramp, decay))
 
     return schedule
 
@@ -391,8 +405,8 @@ def one_cycle(
 
     def schedule(count: Any) -> Any:
         c = _counts(count)
-        up = start + (peak_value - start) * (1.0 - _half_cosine(np.clip(c / rise, 0.0, 1.0)))
-        down = end + (peak_value - end) * _half_cosine(np.clip((c - rise) / fall, 0.0, 1.0))
-        return _out(np.where(c <= rise, up, down))
+        up = start + (peak_value - start) * (1.0 - _half_cosine(fnp.clip(c / rise, 0.0, 1.0)))
+        down = end + (peak_value - end) * _half_cosine(fnp.clip((c - rise) / fall, 0.0, 1.0))
+        return _out(fnp.where(c <= rise, up, down))
 
     return schedule

@@ -243,8 +243,6 @@ def jacrev(fun: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callab
     """
     @functools.wraps(fun)
     def jac_fun(*args: Any, **kwargs: Any) -> Any:
-        from funcnn.numpy import reshape, stack
-
         nums = _argnums(argnums, len(args), "jacrev")
         dyn = tuple(args[i] for i in nums)
         result = vjp(_with_args(fun, args, kwargs, nums), *dyn, has_aux=has_aux)
@@ -254,11 +252,20 @@ def jacrev(fun: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callab
             rows = [tree_util.tree_leaves(result[1](tree_util.tree_unflatten(out_tree, _basis(out_flat, k, j))))
                     for j in range(int(np.size(out)))]
             in_flat = tree_util.tree_leaves(dyn)
-            blocks.append([reshape(stack([row[m] for row in rows]) if rows else np.zeros((0,) + shape_of(x)),
-                                   shape_of(out) + shape_of(x)) for m, x in enumerate(in_flat)])
+            blocks.append([ops.reshape(_stack([row[m] for row in rows], 0, shape_of(x), dtype_of(x)),
+                                       shape_of(out) + shape_of(x)) for m, x in enumerate(in_flat)])
         jac = _assemble(blocks, out_tree, dyn, isinstance(argnums, int))
         return (jac, result[2]) if has_aux else jac
     return jac_fun
+
+
+def _stack(rows: list, axis: int, shape: tuple, dtype: Any) -> Any:
+    """``rows`` (each of ``shape``) stacked along a new first (``axis=0``) or last (``-1``) axis."""
+    if not rows:
+        return np.zeros((0,) + shape if axis == 0 else shape + (0,), dtype)
+    where = 0 if axis == 0 else len(shape)
+    one = shape[:where] + (1,) + shape[where:]
+    return ops.concatenate([ops.reshape(r, one) for r in rows], where)
 
 
 def _basis(leaves: list, k: int, j: int) -> list:
@@ -289,8 +296,6 @@ def jacfwd(fun: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callab
     """
     @functools.wraps(fun)
     def jac_fun(*args: Any, **kwargs: Any) -> Any:
-        from funcnn.numpy import reshape, stack
-
         nums = _argnums(argnums, len(args), "jacfwd")
         dyn = tuple(args[i] for i in nums)
         partial = _with_args(fun, args, kwargs, nums)
@@ -308,8 +313,8 @@ def jacfwd(fun: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callab
             res = jvp(partial, dyn, tree_util.tree_map(ops.zeros_like, dyn), has_aux=has_aux)
             out, aux = res[0], (res[2] if has_aux else None)
         out_flat, out_tree = tree_util.tree_flatten(out)
-        blocks = [[reshape(stack([col[k] for col in columns[m]], axis=-1) if columns[m] else
-                           np.zeros(shape_of(o) + (0,)), shape_of(o) + shape_of(x))
+        blocks = [[ops.reshape(_stack([col[k] for col in columns[m]], -1, shape_of(o), dtype_of(o)),
+                               shape_of(o) + shape_of(x))
                    for m, x in enumerate(in_flat)] for k, o in enumerate(out_flat)]
         jac = _assemble(blocks, out_tree, dyn, isinstance(argnums, int))
         return (jac, aux) if has_aux else jac
@@ -334,6 +339,4 @@ def stop_gradient(x: Any) -> Any:
     >>> fn.grad(lambda x: x * fn.stop_gradient(x))(3.0)
     array(3.)
     """
-    from funcnn.numpy import stop_gradient as stop
-
-    return tree_util.tree_map(stop, x)
+    return tree_util.tree_map(ops.stop_gradient, x)

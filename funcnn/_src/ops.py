@@ -4,10 +4,13 @@ Reverse mode adds cotangents (``add_any``) and undoes broadcasting by summing a
 cotangent down to its argument's shape (``sum_to_shape``); forward mode broadcasts
 tangents up to the output's shape (``broadcast_to``); both cast to the right dtype
 (``convert_element_type``) and make zeros for values that received no derivative
-(``zeros_like``). Each rule here is written with these ops alone, so the set is closed:
-``sum_to_shape`` and ``broadcast_to`` are each other's transposes, and every order of
-derivative works. Op families reuse them (``funcnn.numpy.broadcast_to`` and ``astype``
-bind these primitives) through ``funcnn.extend``.
+(``zeros_like``). The Jacobian transforms stack rows (``reshape``, ``concatenate``),
+and ``stop_gradient`` is the value no transform differentiates. Each rule here is
+written with these ops alone, so the set is closed: ``sum_to_shape`` and
+``broadcast_to`` are each other's transposes, as are ``concatenate`` and ``split``, and
+every order of derivative works. Op families reuse them (``funcnn.numpy.broadcast_to``,
+``astype``, ``reshape``, ``concatenate``, ``split``, ``stop_gradient`` bind these
+primitives) through ``funcnn.extend``.
 """
 from __future__ import annotations
 
@@ -17,8 +20,8 @@ import numpy as np
 
 from funcnn._src.abstract import ShapeDtype, def_abstract_eval, same_as_first
 from funcnn._src.core import Primitive, dtype_of, shape_of
-from funcnn._src.forward import def_jvp
-from funcnn._src.reverse import def_vjp
+from funcnn._src.forward import def_jvp, def_jvp_joint
+from funcnn._src.reverse import def_vjp, def_vjp_rule
 
 
 def _sum_to_shape_impl(x: Any, shape: tuple) -> Any:
@@ -34,6 +37,11 @@ zeros_like_p = Primitive("zeros_like", lambda x: np.zeros(np.shape(x), dtype_of(
 sum_to_shape_p = Primitive("sum_to_shape", _sum_to_shape_impl)
 broadcast_to_p = Primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape))
 convert_element_type_p = Primitive("convert_element_type", lambda x, dtype: np.asarray(x).astype(dtype))
+stop_gradient_p = Primitive("stop_gradient", lambda x: x)
+reshape_p = Primitive("reshape", lambda x, shape: np.reshape(x, shape))
+concatenate_p = Primitive("concatenate", lambda *arrays, axis: np.concatenate(arrays, axis=axis))
+split_p = Primitive("split", lambda x, sizes, axis: tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis)),
+                    multiple_results=True)
 
 
 def add_any(x: Any, y: Any) -> Any:
@@ -72,6 +80,62 @@ def convert_element_type(x: Any, dtype: Any) -> Any:
         convert_element_type_p.bind(x, dtype=dtype)
 
 
+def stop_gradient(x: Any) -> Any:
+    """``x`` unchanged, but no derivative flows through it (in any mode, at any order)."""
+    return stop_gradient_p.bind(x)
+
+
+def reshape(x: Any, shape: tuple) -> Any:
+    """``x`` with a new shape of the same size, in C order (all sizes given, no -1)."""
+    shape = tuple(shape)
+    return x if shape_of(x) == shape else reshape_p.bind(x, shape=shape)
+
+
+def concatenate(arrays: Any, axis: int) -> Any:
+    """Arrays of one shape but along ``axis`` joined along it (``axis`` non-negative)."""
+    return concatenate_p.bind(*arrays, axis=axis)
+
+
+def split(x: Any, sizes: tuple, axis: int) -> tuple:
+    """``x`` cut along ``axis`` into consecutive pieces of ``sizes`` (which add up to its length)."""
+    return split_p.bind(x, sizes=tuple(int(n) for n in sizes), axis=axis)
+
+
+def _concatenate_rule(*arrays: ShapeDtype, axis: int) -> ShapeDtype:
+    first = arrays[0].shape
+    for a in arrays:
+        if a.ndim != len(first) or any(d != e for i, (d, e) in enumerate(zip(a.shape, first)) if i != axis):
+            shapes = ", ".join(str(x.shape) for x in arrays)
+            raise ValueError(f"concatenate: all arrays must match except along axis {axis}; got shapes {shapes}")
+    size = sum(a.shape[axis] for a in arrays)
+    return ShapeDtype(first[:axis] + (size,) + first[axis + 1:], np.result_type(*(a.dtype for a in arrays)))
+
+
+def _split_rule(x: ShapeDtype, sizes: tuple, axis: int) -> tuple[ShapeDtype, ...]:
+    if sum(sizes) != x.shape[axis]:
+        raise ValueError(f"split: pieces of sizes {sizes} do not add up to axis {axis} of shape {x.shape}")
+    return tuple(ShapeDtype(x.shape[:axis] + (n,) + x.shape[axis + 1:], x.dtype) for n in sizes)
+
+
+def _concatenate_vjp(wanted: tuple, *arrays: Any, axis: int) -> tuple:
+    """One ``split`` of the cotangent gives every argument its piece."""
+    ans = concatenate_p.bind(*arrays, axis=axis)
+    sizes = tuple(shape_of(a)[axis] for a in arrays)
+    return ans, lambda g: split(g, sizes, axis)
+
+
+def _concatenate_jvp(tangents: list, ans: Any, *arrays: Any, axis: int) -> Any:
+    if all(t is None for t in tangents):
+        return None
+    dtype = dtype_of(ans)
+    return concatenate([zeros_like(convert_element_type(a, dtype)) if t is None else convert_element_type(t, dtype)
+                        for t, a in zip(tangents, arrays)], axis)
+
+
+def _split_vjp(ans: tuple, x: Any, sizes: tuple, axis: int) -> Any:
+    return lambda g: concatenate([zeros_like(a) if c is None else c for c, a in zip(g, ans)], axis)
+
+
 def _broadcast_rule(x: ShapeDtype, shape: tuple) -> ShapeDtype:
     try:
         np.broadcast_shapes(x.shape, shape)
@@ -87,6 +151,10 @@ def_abstract_eval(zeros_like_p, same_as_first)
 def_abstract_eval(sum_to_shape_p, lambda x, shape: ShapeDtype(shape, x.dtype))
 def_abstract_eval(broadcast_to_p, _broadcast_rule)
 def_abstract_eval(convert_element_type_p, lambda x, dtype: ShapeDtype(x.shape, dtype))
+def_abstract_eval(stop_gradient_p, same_as_first)
+def_abstract_eval(reshape_p, lambda x, shape: ShapeDtype(shape, x.dtype))
+def_abstract_eval(concatenate_p, _concatenate_rule)
+def_abstract_eval(split_p, _split_rule)
 
 def_vjp(add_any_p, lambda ans, x, y: lambda g: g, lambda ans, x, y: lambda g: g)
 def_jvp(add_any_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
@@ -96,3 +164,9 @@ def_vjp(broadcast_to_p, lambda ans, x, shape: lambda g: sum_to_shape(g, shape_of
 def_jvp(broadcast_to_p, lambda t, ans, x, shape: broadcast_to(t, shape))
 def_vjp(convert_element_type_p, lambda ans, x, dtype: lambda g: convert_element_type(g, dtype_of(x)))
 def_jvp(convert_element_type_p, lambda t, ans, x, dtype: convert_element_type(t, dtype))
+def_vjp(reshape_p, lambda ans, x, shape: lambda g: reshape(g, shape_of(x)))
+def_jvp(reshape_p, lambda t, ans, x, shape: reshape(t, shape))
+def_vjp_rule(concatenate_p, _concatenate_vjp)
+def_jvp_joint(concatenate_p, _concatenate_jvp)
+def_vjp(split_p, _split_vjp)
+def_jvp_joint(split_p, lambda tangents, ans, x, sizes, axis: split(tangents[0], sizes, axis))

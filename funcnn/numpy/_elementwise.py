@@ -16,6 +16,7 @@ from funcnn.extend import (
     Primitive, ShapeDtype, Tracer, broadcasting_rule, convert_element_type, def_abstract_eval, def_elementwise,
     dtype_of,
 )
+from funcnn.extend import stop_gradient as stop_gradient_op
 
 Partial = Callable[..., Any]
 Op = Callable[..., Any]
@@ -184,8 +185,7 @@ floor: Op = unary("floor", np.floor, None, "Elementwise floor; zero gradient.")
 ceil: Op = unary("ceil", np.ceil, None, "Elementwise ceiling; zero gradient.")
 rint: Op = unary("rint", np.rint, None, "Round to the nearest integer; zero gradient.")
 trunc: Op = unary("trunc", np.trunc, None, "Round towards zero; zero gradient.")
-stop_gradient: Op = unary("stop_gradient", lambda x: x, None,
-                      "The identity, but no derivative flows through it (in any mode, at any order).")
+stop_gradient: Op = stop_gradient_op  # the engine's own primitive
 
 
 def round(x: Any, decimals: int = 0) -> Any:  # noqa: A001

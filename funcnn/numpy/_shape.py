@@ -11,16 +11,11 @@ import numpy as np
 
 from funcnn import extend
 from funcnn.extend import (
-    Primitive, ShapeDtype, def_abstract_eval, def_jvp, def_jvp_joint, def_vjp, def_vjp_argnum, ndim_of, shape_of,
+    Primitive, ShapeDtype, def_abstract_eval, def_jvp, def_vjp, ndim_of, shape_of,
 )
 from funcnn.numpy._indexing import getitem, take
 
-# --- reshape -----------------------------------------------------------------------------
-
-_reshape_p = Primitive("reshape", lambda x, shape: np.reshape(x, shape))
-def_abstract_eval(_reshape_p, lambda x, shape: ShapeDtype(shape, x.dtype))
-def_vjp(_reshape_p, lambda ans, x, shape: lambda g: _reshape_p.bind(g, shape=shape_of(x)))
-def_jvp(_reshape_p, lambda t, ans, x, shape: _reshape_p.bind(t, shape=shape))
+# --- reshape (the engine's primitive) --------------------------------------------------------
 
 
 def _resolve_shape(old: tuple, new: Any) -> tuple[int, ...]:
@@ -40,7 +35,7 @@ def _resolve_shape(old: tuple, new: Any) -> tuple[int, ...]:
 def reshape(a: Any, shape: Any) -> Any:
     """``a`` with a new shape (one entry may be -1), in C order."""
     new = _resolve_shape(shape_of(a), shape)
-    return a if new == shape_of(a) else _reshape_p.bind(a, shape=new)
+    return extend.reshape(a, new)
 
 
 def ravel(a: Any) -> Any:
@@ -123,38 +118,7 @@ def broadcast_to(array: Any, shape: Any) -> Any:
     return extend.broadcast_to(array, shape)
 
 
-# --- concatenate -------------------------------------------------------------------------
-
-
-def _concatenate_vjp(i: int, ans: Any, *arrays: Any, axis: int) -> Any:
-    start = builtins.sum(shape_of(a)[axis] for a in arrays[:i])
-    index = (slice(None),) * axis + (slice(start, start + shape_of(arrays[i])[axis]),)
-    return lambda g: getitem(g, index)
-
-
-def _concatenate_jvp(tangents: list, ans: Any, *arrays: Any, axis: int) -> Any:
-    if all(t is None for t in tangents):
-        return None
-    filled = [extend.zeros_like(extend.convert_element_type(a, ans.dtype)) if t is None else t
-              for t, a in zip(tangents, arrays)]
-    return _concatenate_p.bind(*filled, axis=axis)
-
-
-def _concatenate_rule(*arrays: ShapeDtype, axis: int) -> ShapeDtype:
-    first = arrays[0].shape
-    for a in arrays:
-        if a.ndim != len(first) or any(d != e for i, (d, e) in enumerate(zip(a.shape, first)) if i != axis):
-            shapes = ", ".join(str(x.shape) for x in arrays)
-            raise ValueError(f"concatenate: all arrays must match except along axis {axis}; got shapes {shapes}")
-    size = builtins.sum(a.shape[axis] for a in arrays)
-    dtype = np.result_type(*(a.dtype for a in arrays))
-    return ShapeDtype(first[:axis] + (size,) + first[axis + 1:], dtype)
-
-
-_concatenate_p = Primitive("concatenate", lambda *arrays, axis: np.concatenate(arrays, axis=axis))
-def_abstract_eval(_concatenate_p, _concatenate_rule)
-def_vjp_argnum(_concatenate_p, _concatenate_vjp)
-def_jvp_joint(_concatenate_p, _concatenate_jvp)
+# --- concatenate and split (the engine's primitives) ------------------------------------------
 
 
 def concatenate(arrays: Sequence[Any], axis: int | None = 0) -> Any:
@@ -168,7 +132,7 @@ def concatenate(arrays: Sequence[Any], axis: int | None = 0) -> Any:
     if ndim == 0:
         raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
     axis = _check_axis(axis, ndim, "concatenate")
-    return _concatenate_p.bind(*arrays, axis=axis)
+    return extend.concatenate(arrays, axis)
 
 
 def stack(arrays: Sequence[Any], axis: int = 0) -> Any:
@@ -206,6 +170,9 @@ def split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
         bounds = list(range(0, n + 1, n // sections)) if n else [0] * (sections + 1)
     else:
         bounds = [0] + [int(i) for i in indices_or_sections] + [n]
+    if all(0 <= lo <= hi <= n for lo, hi in zip(bounds[:-1], bounds[1:])):
+        # consecutive pieces that cover the axis: one split, whose transpose is a concatenate
+        return list(extend.split(ary, tuple(hi - lo for lo, hi in zip(bounds[:-1], bounds[1:])), axis))
     head = (slice(None),) * axis
     return [getitem(ary, head + (slice(lo, hi),)) for lo, hi in zip(bounds[:-1], bounds[1:])]
 

@@ -136,5 +136,28 @@ def mnist_epoch(case: Case, data: dict) -> Runner:
     return Runner(epoch, info=info)
 
 
+def trace(case: Case, data: dict) -> Runner:
+    """``make_graph`` of the mlp_step training step (value_and_grad, SGD, apply_updates): tracing
+    on shapes and dtypes only, as ``jax.make_jaxpr`` does."""
+    optimizer = optim.sgd(LEARNING_RATE)
+    params = nest(data["params"])
+    opt_state = optimizer.init(params)
+
+    def loss_fn(params: dict, x: Any, labels: Any) -> Any:
+        *hidden, last = (params[f"dense_{i}"] for i in range(len(params)))
+        for layer in hidden:
+            x = nn.relu(nn.dense(x, layer["w"], layer["b"]))
+        return losses.cross_entropy(nn.dense(x, last["w"], last["b"]), labels)
+
+    def train_step(params: dict, opt_state: Any, x: Any, labels: Any) -> tuple:
+        loss, grads = fn.value_and_grad(loss_fn)(params, x, labels)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optim.apply_updates(params, updates), opt_state, loss
+
+    args = (params, opt_state, data["x"], data["labels"])
+    return Runner(lambda: fn.make_graph(train_step)(*args),
+                  info=lambda: {"equations": len(fn.make_graph(train_step)(*args).equations)})
+
+
 WORKLOADS = {"mlp_step": mlp_step, "cnn_step": cnn_step, "conv": conv, "overhead": overhead,
-             "mnist_epoch": mnist_epoch}
+             "mnist_epoch": mnist_epoch, "trace": trace}

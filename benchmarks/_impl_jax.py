@@ -111,6 +111,21 @@ def _overhead(case: Case, data: dict, compile: Callable) -> Runner:
     return Runner(lambda: jax.block_until_ready(value_and_grad(x)), check)
 
 
+def _trace(data: dict) -> Runner:
+    """``jax.make_jaxpr`` of the mlp_step training step: tracing only, no compilation."""
+    def loss_fn(params: dict, x: Any, labels: Any) -> Any:
+        return _cross_entropy(_mlp(params, x), labels)
+
+    def train_step(params: dict, x: Any, labels: Any) -> tuple:
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, labels)
+        return jax.tree_util.tree_map(lambda p, g: p - LEARNING_RATE * g, params, grads), loss
+
+    params = jax.tree_util.tree_map(jnp.asarray, nest(data["params"]))
+    x, labels = jnp.asarray(data["x"]), jnp.asarray(data["labels"].astype(np.int32))
+    return Runner(lambda: jax.make_jaxpr(train_step)(params, x, labels),
+                  info=lambda: {"equations": len(jax.make_jaxpr(train_step)(params, x, labels).eqns)})
+
+
 def make_workloads(compile: Callable) -> dict[str, Callable[[Case, dict], Runner]]:
     """The workload factories, with every function that gets timed passed through ``compile``."""
     return {
@@ -118,6 +133,7 @@ def make_workloads(compile: Callable) -> dict[str, Callable[[Case, dict], Runner
         "cnn_step": lambda case, data: _training(_cnn, data, compile),
         "conv": lambda case, data: _conv(case, data, compile),
         "overhead": lambda case, data: _overhead(case, data, compile),
+        "trace": lambda case, data: _trace(data),
     }
 
 

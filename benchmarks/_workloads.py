@@ -105,12 +105,20 @@ def _mnist_cases(size: str) -> list[Case]:
                  checked=False, rounds=1 if size == "quick" else 3)]
 
 
+def _trace_cases(size: str) -> list[Case]:
+    if size == "tiny":
+        return []
+    return [Case("trace", "mlp_step graph, batch 64", {"batch": 64, "layers": MLP_SIZES}, unit="trace",
+                 checked=False)]
+
+
 WORKLOADS: dict[str, Callable[[str], list[Case]]] = {
     "mlp_step": _mlp_cases,
     "cnn_step": _cnn_cases,
     "conv": _conv_cases,
     "overhead": _overhead_cases,
     "mnist_epoch": _mnist_cases,
+    "trace": _trace_cases,
 }
 
 

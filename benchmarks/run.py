@@ -56,7 +56,7 @@ IMPLS = {
     "autograd": Impl("benchmarks._impl_autograd", "HIPS autograd", "autograd", "pip install autograd"),
 }
 REFERENCE_ORDER = ("torch", "numpy", "jax_jit", "jax", "autograd", "funcnn")  # whose check figures others meet
-ONLY = {"mnist_epoch": ("funcnn",)}  # workloads that run on some implementations alone
+ONLY = {"mnist_epoch": ("funcnn",), "trace": ("funcnn", "jax")}  # workloads that run on some implementations alone
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,7 @@ def make_data(case: Case) -> dict[str, Any]:
     """Inputs and initial weights for ``case``: ``{"params": {name: array}, ...}``, float32."""
     rng = np.random.default_rng(SEED)
     s = case.sizes
-    if case.workload == "mlp_step":
+    if case.workload in ("mlp_step", "trace"):  # trace: the graph of the mlp_step training step
         layers = s["layers"]
         params: dict[str, np.ndarray] = {}
         for i, (fan_in, fan_out) in enumerate(zip(layers[:-1], layers[1:])):

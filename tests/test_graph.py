@@ -14,6 +14,8 @@ import funcnn.numpy as fnp
 from funcnn import extend, lax, losses, nn, tree_util
 from funcnn.extend import ConcretizationError, ShapeDtype
 
+from test_activations import ALL as ACTIVATIONS
+from test_losses import GRAD_CASES as LOSSES
 from test_numpy_grads import TABLE
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -72,6 +74,21 @@ def test_replay_equals_eager_for_lax(name, f, shapes, dtype):
         assert "conv_keep_unfolded" in names and "conv_from_unfolded" in names
     if name == "max_pool":
         assert "max_pool_winners" in [eq.prim.name for eq in graph.equations]
+
+
+@pytest.mark.parametrize("name, f", ACTIVATIONS, ids=[a[0] for a in ACTIVATIONS])
+def test_replay_equals_eager_for_every_activation(name, f):
+    x = np.random.default_rng(5).standard_normal((3, 4)) * 3
+    x[0, :2] = 0.0  # the kinks
+    for dtype in (np.float64, np.float32):
+        replays_exactly(f, x.astype(dtype))
+        replays_exactly(fn.grad(lambda x: fnp.sum(f(x) ** 2)), x.astype(dtype))
+
+
+@pytest.mark.parametrize("name, f, x", LOSSES, ids=[c[0] for c in LOSSES])
+def test_replay_equals_eager_for_every_loss(name, f, x):
+    replays_exactly(f, x)
+    replays_exactly(fn.value_and_grad(lambda x: fnp.sum(f(x))), x)
 
 
 def test_second_order_graphs_replay_exactly():

@@ -260,6 +260,7 @@ def backward_pass(roots: Sequence[tuple[Node, Any]], leaves: Sequence[Node]) -> 
                         raise FloatingPointError(f"{err}, in the VJP of {_name(node.prim)}") from None
                     if parent_ct is None:
                         continue
+                    # speed: coerce's checks, inlined for the common plain array (one call less per edge)
                     if type(parent_ct) is not np.ndarray or parent_ct.shape != parent.shape \
                             or parent_ct.dtype != parent.dtype:
                         parent_ct = coerce(parent_ct, parent.shape, parent.dtype)

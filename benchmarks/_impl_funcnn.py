@@ -1,8 +1,10 @@
 """funcnn, written the way a user writes it: ``funcnn.nn`` layers as functions of a dict of
 parameters, ``funcnn.losses.cross_entropy``, ``value_and_grad``, ``optim.sgd`` and
-``apply_updates``. No shortcut a user would not take."""
+``apply_updates``, the training step as one function. No shortcut a user would not take.
+``_impl_funcnn_jit.py`` runs the same functions under ``funcnn.jit``."""
 from __future__ import annotations
 
+import functools
 import importlib.util
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import numpy as np
 import funcnn as fn
 import funcnn.numpy as fnp
 from funcnn import data as datasets
-from funcnn import losses, nn, optim, random
+from funcnn import losses, nn, optim, random, tree_util
 
 from benchmarks._workloads import LEARNING_RATE, Case, Runner, Skip, chain, nest, train_check, unnest
 
@@ -27,31 +29,41 @@ def configure(threads: int) -> None:
     """NumPy's BLAS threads come from the environment the harness sets."""
 
 
-def _training(loss_fn: Any, data: dict) -> Runner:
+def _identity(f: Any, **options: Any) -> Any:
+    return f
+
+
+def _training(loss_fn: Any, data: dict, compile: Any) -> Runner:
+    """The training step as one function (value_and_grad, SGD update, new params), passed
+    through ``compile`` (the identity here, ``fn.jit`` in ``_impl_funcnn_jit.py``, which
+    donates the parameters and optimizer state: the update may land in their buffers)."""
     optimizer = optim.sgd(LEARNING_RATE)
-    value_and_grad = fn.value_and_grad(loss_fn)
+
+    def train_step(params: Any, opt_state: Any, x: Any, labels: Any) -> tuple:
+        loss, grads = fn.value_and_grad(loss_fn)(params, x, labels)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optim.apply_updates(params, updates), opt_state, loss
+
+    train_step, grad_fn = compile(train_step, donate_argnums=(0, 1)), compile(fn.grad(loss_fn))
     params = nest(data["params"])
-    state = {"params": params, "opt": optimizer.init(params), "grads": None}
+    state = {"params": tree_util.tree_map(np.copy, params), "opt": optimizer.init(params)}
     x, labels = data["x"], data["labels"]
 
     def step() -> float:
-        loss, grads = value_and_grad(state["params"], x, labels)
-        updates, state["opt"] = optimizer.update(grads, state["opt"], state["params"])
-        state["params"] = optim.apply_updates(state["params"], updates)
-        state["grads"] = grads
+        state["params"], state["opt"], loss = train_step(state["params"], state["opt"], x, labels)
         return float(loss)
 
-    return Runner(step, lambda: train_check(step, lambda: unnest(state["grads"])))
+    return Runner(step, lambda: train_check(step, lambda: unnest(grad_fn(params, x, labels))))
 
 
-def mlp_step(case: Case, data: dict) -> Runner:
+def _mlp_step(case: Case, data: dict, compile: Any) -> Runner:
     def predict(params: dict, x: Any) -> Any:
         *hidden, last = (params[f"dense_{i}"] for i in range(len(params)))
         for layer in hidden:
             x = nn.relu(nn.dense(x, layer["w"], layer["b"]))
         return nn.dense(x, last["w"], last["b"])
 
-    return _training(lambda params, x, labels: losses.cross_entropy(predict(params, x), labels), data)
+    return _training(lambda params, x, labels: losses.cross_entropy(predict(params, x), labels), data, compile)
 
 
 def _conv_ops() -> tuple[Any, Any]:
@@ -61,7 +73,7 @@ def _conv_ops() -> tuple[Any, Any]:
     return conv2d, max_pool2d
 
 
-def cnn_step(case: Case, data: dict) -> Runner:
+def _cnn_step(case: Case, data: dict, compile: Any) -> Runner:
     conv2d, max_pool2d = _conv_ops()
 
     def predict(params: dict, x: Any) -> Any:
@@ -69,16 +81,21 @@ def cnn_step(case: Case, data: dict) -> Runner:
             x = max_pool2d(nn.relu(conv2d(x, params[name]["w"], params[name]["b"], padding=1)), 2)
         return nn.dense(nn.flatten(x), params["dense"]["w"], params["dense"]["b"])
 
-    return _training(lambda params, x, labels: losses.cross_entropy(predict(params, x), labels), data)
+    return _training(lambda params, x, labels: losses.cross_entropy(predict(params, x), labels), data, compile)
 
 
-def conv(case: Case, data: dict) -> Runner:
+def _conv(case: Case, data: dict, compile: Any) -> Runner:
     conv2d, _ = _conv_ops()
     x, w, g = data["x"], data["w"], data["g"]
 
-    def step() -> tuple:
+    def forward_backward(x: Any, w: Any, g: Any) -> tuple:
         out, conv_vjp = fn.vjp(lambda x, w: conv2d(x, w, padding=1), x, w)
         return (out, *conv_vjp(g))
+
+    forward_backward = compile(forward_backward)
+
+    def step() -> tuple:
+        return forward_backward(x, w, g)
 
     def check() -> dict:
         out, dx, dw = step()
@@ -87,9 +104,9 @@ def conv(case: Case, data: dict) -> Runner:
     return Runner(step, check)
 
 
-def overhead(case: Case, data: dict) -> Runner:
+def _overhead(case: Case, data: dict, compile: Any) -> Runner:
     f, x = chain(fnp), data["x"]
-    grad = fn.grad(f)
+    grad = compile(fn.grad(f))
     return Runner(lambda: grad(x), lambda: {"value": f(x), "grad x": grad(x)})
 
 
@@ -104,7 +121,7 @@ def _example() -> Any:
     return module
 
 
-def mnist_epoch(case: Case, data: dict) -> Runner:
+def _mnist_epoch(case: Case, data: dict, compile: Any) -> Runner:
     """The first epoch of the example's default training (Adam with a one-cycle schedule over
     10 epochs, shuffled batches), from its initial weights."""
     try:
@@ -112,20 +129,24 @@ def mnist_epoch(case: Case, data: dict) -> Runner:
     except FileNotFoundError:
         raise Skip("MNIST not found: set FUNCNN_DATA to a folder holding mnist/ (see docs/data.md)") from None
     example = _example()
-    step_fn = fn.value_and_grad(example.loss_fn)
     result: dict[str, Any] = {}
+    steps = -(-len(x_train) // case.sizes["batch"])
+    optimizer = optim.adam(optim.one_cycle(10 * steps, 1e-3))
+
+    def train_step(params: Any, opt_state: Any, xb: Any, yb: Any) -> tuple:
+        loss, grads = fn.value_and_grad(example.loss_fn)(params, xb, yb)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optim.apply_updates(params, updates), opt_state, loss
+
+    train_step = compile(train_step, donate_argnums=(0, 1))
 
     def epoch() -> None:
         key, init_key = random.split(random.key(0))
         params = example.init_params(init_key)
-        steps = -(-len(x_train) // case.sizes["batch"])
-        optimizer = optim.adam(optim.one_cycle(10 * steps, 1e-3))
         opt_state = optimizer.init(params)
         losses_ = []
         for xb, yb in datasets.batches((x_train, y_train), case.sizes["batch"], key=key):
-            loss, grads = step_fn(params, xb, yb)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            params = optim.apply_updates(params, updates)
+            params, opt_state, loss = train_step(params, opt_state, xb, yb)
             losses_.append(float(loss))
         result.update(params=params, loss=float(np.mean(losses_)))
 
@@ -136,7 +157,7 @@ def mnist_epoch(case: Case, data: dict) -> Runner:
     return Runner(epoch, info=info)
 
 
-def trace(case: Case, data: dict) -> Runner:
+def _trace(case: Case, data: dict, compile: Any) -> Runner:
     """``make_graph`` of the mlp_step training step (value_and_grad, SGD, apply_updates): tracing
     on shapes and dtypes only, as ``jax.make_jaxpr`` does."""
     optimizer = optim.sgd(LEARNING_RATE)
@@ -159,5 +180,11 @@ def trace(case: Case, data: dict) -> Runner:
                   info=lambda: {"equations": len(fn.make_graph(train_step)(*args).equations)})
 
 
-WORKLOADS = {"mlp_step": mlp_step, "cnn_step": cnn_step, "conv": conv, "overhead": overhead,
-             "mnist_epoch": mnist_epoch, "trace": trace}
+def make_workloads(compile: Any) -> dict[str, Any]:
+    """The workload factories, with every timed function passed through ``compile``."""
+    factories = {"mlp_step": _mlp_step, "cnn_step": _cnn_step, "conv": _conv, "overhead": _overhead,
+                 "mnist_epoch": _mnist_epoch, "trace": _trace}
+    return {name: functools.partial(factory, compile=compile) for name, factory in factories.items()}
+
+
+WORKLOADS = make_workloads(_identity)

@@ -49,14 +49,17 @@ class Impl:
 
 IMPLS = {
     "funcnn": Impl("benchmarks._impl_funcnn", "funcnn as a user writes it", "funcnn", "pip install -e ."),
+    "funcnn_jit": Impl("benchmarks._impl_funcnn_jit", "the same under funcnn.jit", "funcnn", "pip install -e ."),
     "numpy": Impl("benchmarks._impl_numpy", "NumPy by hand", "numpy", "pip install numpy"),
     "torch": Impl("benchmarks._impl_torch", "PyTorch", "torch", "pip install torch==2.13.0"),
     "jax_jit": Impl("benchmarks._impl_jax_jit", "JAX jit", "jax", "pip install jax jaxlib"),
     "jax": Impl("benchmarks._impl_jax", "JAX eager", "jax", "pip install jax jaxlib"),
     "autograd": Impl("benchmarks._impl_autograd", "HIPS autograd", "autograd", "pip install autograd"),
 }
-REFERENCE_ORDER = ("torch", "numpy", "jax_jit", "jax", "autograd", "funcnn")  # whose check figures others meet
-ONLY = {"mnist_epoch": ("funcnn",), "trace": ("funcnn", "jax")}  # workloads that run on some implementations alone
+# whose check figures others meet, in order of preference
+REFERENCE_ORDER = ("torch", "numpy", "jax_jit", "jax", "autograd", "funcnn", "funcnn_jit")
+# workloads that run on some implementations alone
+ONLY = {"mnist_epoch": ("funcnn", "funcnn_jit"), "trace": ("funcnn", "jax")}
 
 
 @dataclass(frozen=True)
@@ -508,8 +511,9 @@ def summary(rows: list[Row], names: list[str]) -> list[str]:
     shown = [n for n in names if n != "torch"]
     if not any("torch" in row.samples for row in rows):
         return ["", "no ratios: PyTorch was not measured (add torch to --impls, or install torch==2.13.0)"]
+    width = max([10] + [len(n) + 2 for n in shown])
     lines = ["", "time relative to PyTorch (median over rounds of the per-round ratio; lower is faster)",
-             f"{'case':<34}" + "".join(f"{n:>10}" for n in shown)]
+             f"{'case':<34}" + "".join(f"{n:>{width}}" for n in shown)]
     for row in rows:
         if "torch" not in row.samples:
             continue
@@ -518,7 +522,7 @@ def summary(rows: list[Row], names: list[str]) -> list[str]:
             status = row.status.get(n)
             cells.append(_ratio(row.ratio(n)) if status == "ok" else {"mismatch": "MISMATCH", None: "-"}.get(
                 status, status or "-"))
-        lines.append(f"{row.case.title:<34}" + "".join(f"{c:>10}" for c in cells))
+        lines.append(f"{row.case.title:<34}" + "".join(f"{c:>{width}}" for c in cells))
     return lines
 
 

@@ -15,6 +15,7 @@ from funcnn._src.api import grad, hessian, jacfwd, jacrev, jvp, stop_gradient, v
 from funcnn._src.config import config
 from funcnn._src.custom import custom_vjp
 from funcnn._src.graph import Graph, eval_graph, eval_shape, make_graph
+from funcnn._src.jit import jit
 
 __version__ = "0.1.0"
 
@@ -23,7 +24,7 @@ _SUBMODULES = ("data", "extend", "io", "lax", "losses", "metrics", "nn", "optim"
 
 __all__ = [
     "Graph", "ShapeDtype", "config", "custom_vjp", "eval_graph", "eval_shape", "grad", "hessian", "jacfwd",
-    "jacrev", "jvp", "make_graph", "numpy", "stop_gradient", "tree_util", "value_and_grad", "vjp", *_SUBMODULES,
+    "jacrev", "jit", "jvp", "make_graph", "numpy", "stop_gradient", "tree_util", "value_and_grad", "vjp", *_SUBMODULES,
 ]
 
 

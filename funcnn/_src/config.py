@@ -11,6 +11,8 @@ class Config:
     """Engine options.
 
     ``debug_nans``: raise at the first primitive whose result is NaN/Inf.
+    ``log_compiles``: log (``logging.getLogger("funcnn.jit")``, level WARNING) each time a
+    ``jit``-compiled function traces, with the reason (first call, or what changed).
     ``keep_freed_memory``: glibc keeps memory the process frees for reuse, so the
     temporaries of each training step do not page-fault again (see ``docs/design.md``).
     On by default where glibc is the C library; ``FUNCNN_KEEP_FREED_MEMORY=0`` in the
@@ -19,6 +21,7 @@ class Config:
 
     def __init__(self) -> None:
         self.debug_nans = False
+        self.log_compiles = False
         self.keep_freed_memory = os.environ.get("FUNCNN_KEEP_FREED_MEMORY", "1") != "0" and \
             memory.keep_freed_memory(True)
 

@@ -40,20 +40,23 @@ from funcnn._src.abstract import (
     ShapeDtype, abstract_rules, broadcasting_rule, def_abstract_eval, probe_dtype, same_as_first,
 )
 from funcnn._src.core import (
-    PRIMITIVES, ConcretizationError, Primitive, Tracer, concrete, dtype_of, ndim_of, shape_of,
+    PRIMITIVES, ConcretizationError, Primitive, Tracer, concrete, dtype_of, ndim_of, shape_of, transforming,
 )
 from funcnn._src.forward import def_jvp, def_jvp_joint, jvp_rules
+from funcnn._src.graph import Graph
+from funcnn._src.subgraphs import closed_graph, derived, jvp_graph, run_graph, trace_graph, vjp_graph
 from funcnn._src.ops import (
     add_any, broadcast_to, concatenate, convert_element_type, reshape, split, stop_gradient, sum_to_shape, zeros_like,
 )
 from funcnn._src.reverse import def_vjp, def_vjp_argnum, def_vjp_rule, vjp_rules
 
 __all__ = [
-    "ConcretizationError", "Primitive", "ShapeDtype", "Tracer", "add_any", "broadcast_to", "broadcasting_rule",
-    "concatenate", "concrete", "convert_element_type", "def_abstract_eval", "def_elementwise", "def_jvp",
+    "ConcretizationError", "Graph", "Primitive", "ShapeDtype", "Tracer", "add_any", "broadcast_to",
+    "broadcasting_rule", "closed_graph", "concatenate", "concrete", "derived", "jvp_graph", "run_graph",
+    "trace_graph", "vjp_graph", "convert_element_type", "def_abstract_eval", "def_elementwise", "def_jvp",
     "def_jvp_joint", "def_vjp", "def_vjp_argnum", "def_vjp_rule", "dtype_of", "has_abstract_eval", "has_jvp",
     "is_differentiable", "ndim_of", "primitives", "probe_dtype", "reshape", "same_as_first", "shape_of", "split",
-    "stop_gradient", "sum_to_shape", "zeros_like",
+    "stop_gradient", "sum_to_shape", "transforming", "zeros_like",
 ]
 
 Partial = Callable[..., Any]

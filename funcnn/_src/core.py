@@ -273,6 +273,12 @@ class _TraceStack(threading.local):
 _stack = _TraceStack()
 
 
+def transforming() -> bool:
+    """Whether any transform is active in this thread (a function closing over a traced value
+    must then be traced too, even when its arguments are plain)."""
+    return bool(_stack.traces)
+
+
 @contextmanager
 def new_trace(trace_type: type) -> Iterator[Any]:
     """Push a fresh trace one level above every active one (in this thread); pop it on exit."""

@@ -65,14 +65,27 @@ def _equation(eq: Equation, name: _Namer, indent: int) -> str:
     inputs = " ".join(name.atom(x) for x in eq.inputs)
     outputs = " ".join(f"{name(v)}:{v.aval.short()}" for v in eq.outputs)
     head = f"{' ' * indent}{outputs} = {eq.prim.name}"
-    if any(isinstance(v, Graph) for v in eq.params.values()):  # one param a line, nested graphs indented
+    if any(_graphs(v) for v in eq.params.values()):  # one param a line, nested graphs indented
         lines = [f"{head}["]
+        pad = " " * (indent + 2)
         for k, v in eq.params.items():
-            text = listing(v, indent + 2).lstrip() if isinstance(v, Graph) else _param(v)
-            lines.append(f"{' ' * (indent + 2)}{k}={text}")
+            if isinstance(v, Graph):
+                lines.append(f"{pad}{k}={listing(v, indent + 2).lstrip()}")
+            elif _graphs(v):
+                lines.append(f"{pad}{k}=(")
+                lines += [listing(g, indent + 4) for g in v]
+                lines.append(f"{pad})")
+            else:
+                lines.append(f"{pad}{k}={_param(v)}")
         return "\n".join(lines + [f"{' ' * indent}] {inputs}"])
     params = " ".join(f"{k}={_param(v)}" for k, v in eq.params.items())
     return f"{head}[{params}] {inputs}" if params else f"{head} {inputs}"
+
+
+def _graphs(value: Any) -> bool:
+    """Whether a param is a graph or a tuple of graphs (the branches of a ``switch``)."""
+    return isinstance(value, Graph) or (isinstance(value, tuple) and bool(value) and
+                                         all(isinstance(g, Graph) for g in value))
 
 
 def _param(value: Any) -> str:
@@ -126,7 +139,7 @@ def dot(graph: Graph) -> str:
 
 
 def _box_label(eq: Equation) -> str:
-    params = [f"{k}={_param(v)}" for k, v in eq.params.items() if not isinstance(v, Graph)]
+    params = [f"{k}={_param(v)}" for k, v in eq.params.items() if not _graphs(v)]
     literals = [_literal(x) for x in eq.inputs if type(x) is Literal]
     if literals:
         params.append("with " + ", ".join(literals))

@@ -3,7 +3,8 @@ per-epoch history, callbacks (early stopping) and ``plot_history``.
 
 ``fit`` is the loop you would write by hand with ``value_and_grad``,
 ``optimizer.update`` and ``apply_updates`` (``docs/training.md`` shows it), plus the
-bookkeeping. The loss function is called as ``loss_fn(params, x, y, **extras)`` where
+bookkeeping. The training step (forward, backward, update) is one function, compiled
+with ``funcnn.jit`` unless ``jit=False``. The loss function is called as ``loss_fn(params, x, y, **extras)`` where
 ``extras`` holds whichever of ``key`` (a fresh PRNG key per step, for dropout),
 ``train`` (True in ``fit``, False in ``evaluate``) and ``state`` (e.g. BatchNorm
 statistics) its signature accepts. It returns the scalar loss, or ``(loss, aux)``
@@ -16,14 +17,16 @@ import inspect
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from funcnn import jit as compile_with_jit
 from funcnn import random
 from funcnn import value_and_grad
-from funcnn.extend import concrete
+from funcnn.extend import ConcretizationError, concrete
 from funcnn.data import batches
 from funcnn.optim import GradientTransformation, apply_updates
 
@@ -103,6 +106,38 @@ def _batch_values(loss: Any, outputs: Any, y: Any, metrics: dict[str, Metric]) -
     return values
 
 
+class _Compiled:
+    """``fun`` under ``jit``, or plain: falls back to plain calls, with a warning, when ``fun``
+    cannot be traced (Python control flow on values in ``loss_fn``)."""
+
+    def __init__(self, fun: Callable, use_jit: bool, who: str) -> None:
+        self.fun, self.who = fun, who
+        self.jitted: Any = compile_with_jit(fun) if use_jit else None
+
+    def __call__(self, *args: Any) -> Any:
+        if self.jitted is None:
+            return self.fun(*args)
+        try:
+            return self.jitted(*args)
+        except ConcretizationError as err:
+            warnings.warn(f"{self.who}: loss_fn cannot be compiled with jit ({str(err).split(':')[0]}); running it "
+                          "without jit. Pass jit=False to say so, or use funcnn.numpy.where / funcnn.lax.cond "
+                          "instead of Python control flow on values.", stacklevel=3)
+            self.jitted = None
+            return self.fun(*args)
+
+
+def _train_step(call: _LossCall, optimizer: GradientTransformation) -> Callable:
+    """One training step as one function: loss, gradients, update, new parameters."""
+    grad_fn = value_and_grad(lambda p, x, y, extras: call(p, x, y, extras), has_aux=True)
+
+    def train_step(params: Any, opt_state: Any, state: Any, x: Any, y: Any, key: Any) -> tuple:
+        (loss, (outputs, new_state)), grads = grad_fn(params, x, y, {"key": key, "train": True, "state": state})
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return apply_updates(params, updates), opt_state, new_state, loss, outputs
+    return train_step
+
+
 # --- the loops -----------------------------------------------------------------------------
 
 
@@ -110,7 +145,7 @@ def fit(loss_fn: Callable, params: Any, optimizer: GradientTransformation, train
         batch_size: int, key: Any, val_data: tuple | None = None,
         metrics: Sequence[Metric] | Mapping[str, Metric] = (), state: Any = None,
         callbacks: Iterable[Any] | None = None, verbose: int = 1, opt_state: Any = None,
-        drop_last: bool = False) -> tuple:
+        drop_last: bool = False, jit: bool = True) -> tuple:
     """Train ``params`` on ``train_data = (x, y)`` for ``epochs`` passes of mini-batches.
 
     Parameters
@@ -140,6 +175,10 @@ def fit(loss_fn: Callable, params: Any, optimizer: GradientTransformation, train
         not a terminal), 2 one line per epoch.
     opt_state : pytree, optional
         Resume from this optimizer state instead of ``optimizer.init(params)``.
+    jit : bool, default True
+        Compile the training step (forward, backward, update) and the evaluation step with
+        ``funcnn.jit``; ``False`` runs them eagerly. A ``loss_fn`` that cannot be traced
+        (Python ``if`` on a value) runs eagerly, with a warning.
 
     Returns
     -------
@@ -161,7 +200,7 @@ def fit(loss_fn: Callable, params: Any, optimizer: GradientTransformation, train
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
     call = _LossCall(loss_fn, state is not None)
-    step = value_and_grad(lambda p, x, y, extras: call(p, x, y, extras), has_aux=True)
+    step = _Compiled(_train_step(call, optimizer), jit, "fit")
     named = _named_metrics(metrics)
     opt_state = optimizer.init(params) if opt_state is None else opt_state
     callbacks = [cb if hasattr(cb, "on_epoch_end") else _FunctionCallback(cb) for cb in (callbacks or [])]
@@ -172,18 +211,17 @@ def fit(loss_fn: Callable, params: Any, optimizer: GradientTransformation, train
         progress = _Progress(epoch, epochs, steps_per_epoch, verbose)
         running = _Running()
         for i, (x, y) in enumerate(batches(tuple(train_data), batch_size, key=shuffle_key, drop_last=drop_last)):
-            extras = {"key": random.fold_in(step_key, i), "train": True, "state": state}
-            (loss, (outputs, new_state)), grads = step(params, x, y, extras)
+            params, opt_state, new_state, loss, outputs = step(params, opt_state, state, x, y,
+                                                                random.fold_in(step_key, i))
             if epoch == 1 and i == 0:
                 _check_labels(outputs, y)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            params = apply_updates(params, updates)
             state = new_state if state is not None else None
             running.add(_batch_values(loss, outputs, y, named), len(y))
             progress.update(running.means())
         logs = running.means()
         if val_data is not None:
-            val = evaluate(loss_fn, params, val_data, batch_size=max(batch_size, 256), metrics=named, state=state)
+            val = evaluate(loss_fn, params, val_data, batch_size=max(batch_size, 256), metrics=named, state=state,
+                           jit=jit)
             logs.update({f"val_{name}": v for name, v in val.items()})
         logs["seconds"] = progress.close(logs)
         for name, v in logs.items():
@@ -197,11 +235,13 @@ def fit(loss_fn: Callable, params: Any, optimizer: GradientTransformation, train
 
 
 def evaluate(loss_fn: Callable, params: Any, data: tuple, *, batch_size: int = 256,
-             metrics: Sequence[Metric] | Mapping[str, Metric] = (), state: Any = None) -> dict[str, float]:
+             metrics: Sequence[Metric] | Mapping[str, Metric] = (), state: Any = None,
+             jit: bool = True) -> dict[str, float]:
     """Mean loss and metrics of ``params`` over ``data = (x, y)``, in batches, in eval mode.
 
     ``loss_fn`` gets ``train=False``, ``key=None`` and ``state`` when it accepts them:
-    evaluation is deterministic. Means are weighted by batch size.
+    evaluation is deterministic. Means are weighted by batch size. ``jit`` compiles the
+    evaluation step.
 
     >>> import numpy as np, funcnn.numpy as fnp
     >>> loss = lambda p, x, y: fnp.mean((x * p - y) ** 2)
@@ -209,10 +249,11 @@ def evaluate(loss_fn: Callable, params: Any, data: tuple, *, batch_size: int = 2
     {'loss': 1.0}
     """
     call = _LossCall(loss_fn, False)
+    step = _Compiled(lambda p, x, y, s: call(p, x, y, {"key": None, "train": False, "state": s}), jit, "evaluate")
     named = _named_metrics(metrics)
     running = _Running()
     for x, y in batches(tuple(data), batch_size):
-        loss, (outputs, _) = call(params, x, y, {"key": None, "train": False, "state": state})
+        loss, (outputs, _) = step(params, x, y, state)
         running.add(_batch_values(loss, outputs, y, named), len(y))
     return running.means()
 

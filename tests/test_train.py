@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import funcnn.numpy as fnp
-from funcnn import optim, random
+from funcnn import optim, random, tree_util
 from funcnn.train import EarlyStopping, evaluate, fit, plot_history
 
 
@@ -60,12 +60,13 @@ def test_keys_train_flag_and_state_are_threaded():
         pred = x @ params["w"] + params["b"]
         return fnp.mean((pred - y) ** 2), {"outputs": pred, "state": {"steps": state["steps"] + 1}}
 
+    # jit=False: the loss function's Python side effects run every step (under jit, only when traced)
     params, _, history, state = fit(loss_fn, init(), optim.sgd(0.01), (x, y), epochs=3, batch_size=10,
-                                    key=random.key(2), state={"steps": np.array(0)}, verbose=0)
+                                    key=random.key(2), state={"steps": np.array(0)}, verbose=0, jit=False)
     assert int(state["steps"]) == 12
     train_keys = [k for k, train in seen if train]
     assert len(train_keys) == 12 and len(set(train_keys)) == 12
-    evaluate(loss_fn, params, (x, y), batch_size=40, state=state)
+    evaluate(loss_fn, params, (x, y), batch_size=40, state=state, jit=False)
     assert seen[-1][1] is False
 
 
@@ -78,7 +79,8 @@ def test_epochs_reshuffle_but_a_key_replays():
         return mse_loss(params, x, y)[0]
 
     for _ in range(2):
-        fit(loss_fn, init(), optim.sgd(0.0 + 1e-3), (x, y), epochs=2, batch_size=32, key=random.key(3), verbose=0)
+        fit(loss_fn, init(), optim.sgd(0.0 + 1e-3), (x, y), epochs=2, batch_size=32, key=random.key(3), verbose=0,
+            jit=False)
     assert not np.array_equal(orders[0], orders[1])      # a new order each epoch
     np.testing.assert_array_equal(orders[0], orders[2])  # the same key replays the run
 
@@ -145,3 +147,32 @@ def test_plot_history(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib", reason="matplotlib is not installed")
     path = plot_history(history, str(tmp_path / "h.png"))
     assert (tmp_path / "h.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.endswith("h.png")
+
+
+def test_jit_trains_exactly_as_eagerly():
+    x, y = linear_data(50)
+
+    def loss_fn(params, x, y, *, key, state):
+        noise = 0.0 if key is None else random.normal(key, np.shape(y)) * 0.01  # evaluation: no key
+        pred = x @ params["w"] + params["b"] + noise
+        return fnp.mean((pred - y) ** 2), {"outputs": pred, "state": {"steps": state["steps"] + 1}}
+
+    runs = [fit(loss_fn, init(), optim.adam(0.05), (x, y), epochs=3, batch_size=16, key=random.key(4),
+                state={"steps": np.array(0)}, val_data=(x, y), verbose=0, jit=jit) for jit in (True, False)]
+    (p1, s1, h1, st1), (p2, s2, h2, st2) = runs
+    for a, b in zip(tree_util.tree_leaves((p1, s1, st1)), tree_util.tree_leaves((p2, s2, st2))):
+        np.testing.assert_array_equal(a, b)
+    assert h1["loss"] == h2["loss"] and h1["val_loss"] == h2["val_loss"]
+
+
+def test_a_loss_that_cannot_be_traced_runs_eagerly_with_a_warning():
+    x, y = linear_data(20)
+
+    def loss_fn(params, x, y):
+        scale = 2.0 if float(fnp.sum(x)) > 0 else 1.0  # Python control flow on a value
+        return fnp.mean((x @ params["w"] * scale - y) ** 2)
+
+    with pytest.warns(UserWarning, match="cannot be compiled with jit.*jit=False"):
+        params, _, history = fit(loss_fn, init(), optim.sgd(0.01), (x, y), epochs=2, batch_size=10,
+                                 key=random.key(0), verbose=0)
+    assert len(history["loss"]) == 2

@@ -139,12 +139,23 @@ def _writable_donations(flat: list, donated: Sequence[int]) -> list:
     """Donated arrays the plan may write into: a read-only one, one not in C order, or one
     sharing memory with another argument, is copied first (so no other argument changes
     under the caller)."""
+    roots: dict[int, int] = {}  # the buffer each array views -> how many arguments view it
+    for y in flat:
+        if isinstance(y, np.ndarray):
+            roots[id(_root(y))] = roots.get(id(_root(y)), 0) + 1
     for i in donated:
         x = flat[i]
-        if not isinstance(x, np.ndarray) or not x.flags.writeable or not x.flags.c_contiguous or any(
-                j != i and isinstance(y, np.ndarray) and np.may_share_memory(x, y) for j, y in enumerate(flat)):
+        if not isinstance(x, np.ndarray) or not x.flags.writeable or not x.flags.c_contiguous or \
+                roots[id(_root(x))] > 1:
             flat[i] = np.array(x, order="C")
     return flat
+
+
+def _root(x: np.ndarray) -> Any:
+    """The object that owns ``x``'s memory: arrays with different roots cannot overlap."""
+    while isinstance(x.base, np.ndarray):
+        x = x.base
+    return x if x.base is None else x.base
 
 
 def _fresh(eq: Any) -> bool:

@@ -280,3 +280,11 @@ def test_donated_arguments_take_the_results():
     frozen = np.ones(3)
     frozen.flags.writeable = False
     np.testing.assert_array_equal(step({"w": frozen, "b": np.zeros(2)}, grads)["w"], [0.5, 0.5, 0.5])
+
+
+def test_closed_over_arrays_are_captured_when_traced():
+    table = np.array([1.0, 2.0])
+    jitted = fn.jit(lambda x: x * (table * 2.0) + table)  # table * 2.0 is folded when compiled
+    np.testing.assert_array_equal(jitted(np.ones(2)), [3.0, 6.0])
+    table[:] = 10.0  # a later change does not reach the compiled function at all, not even half of it
+    np.testing.assert_array_equal(jitted(np.ones(2)), [3.0, 6.0])

@@ -327,7 +327,9 @@ class Jitted:
             logger.warning("jit: tracing %s for a new signature: %s", self.__name__, self._reason(graph_key))
         static_kwargs = {k: v for k, v in statics[len(self.static_argnums):]}
         fun = functools.partial(self.fun, **static_kwargs) if static_kwargs else self.fun
-        graph = optimize(trace_to_graph(fun, args, dyn_kwargs, self.static_argnums))
+        traced = trace_to_graph(fun, args, dyn_kwargs, self.static_argnums)
+        traced.const_values = [_snapshot(c) for c in traced.const_values]
+        graph = optimize(traced)
         graph.name = self.__name__
         if not _closes_over_tracers(graph):  # a graph holding another transform's values serves this call only
             self._cache[graph_key] = graph
@@ -372,6 +374,15 @@ class Jitted:
         return f"a new argument structure {tree}"
 
 
+def _snapshot(value: Any) -> Any:
+    """A closed-over array as it is when traced (as in JAX): constant folding computes with
+    these values, so later changes to the caller's array must not half-reach the plan."""
+    if isinstance(value, np.ndarray) and value.flags.writeable:
+        value = value.copy()
+        value.flags.writeable = False
+    return value
+
+
 def _closes_over_tracers(graph: Graph) -> bool:
     return any(isinstance(c, Tracer) for c in graph.const_values)
 
@@ -409,6 +420,8 @@ def jit(fun: Callable, static_argnums: int | Sequence[int] | None = None,
     ``static_argnums``/``static_argnames`` name arguments whose *values* are fixed in the
     trace (they must be hashable; a new value compiles again); everything else is traced
     by shape and dtype, Python numbers included (weakly typed, as NumPy treats them).
+    Arrays ``fun`` closes over are captured as they are when it is traced (as in JAX):
+    pass an array as an argument if it will change.
 
     >>> import numpy as np, funcnn as fn, funcnn.numpy as fnp
     >>> f = fn.jit(lambda x, w: fnp.tanh(x @ w))

@@ -16,6 +16,7 @@ from funcnn._src.config import config
 from funcnn._src.custom import custom_vjp
 from funcnn._src.graph import Graph, eval_graph, eval_shape, make_graph
 from funcnn._src.jit import jit
+from funcnn._src.vmap import vmap
 
 __version__ = "0.1.0"
 
@@ -24,7 +25,8 @@ _SUBMODULES = ("data", "extend", "io", "lax", "losses", "metrics", "nn", "optim"
 
 __all__ = [
     "Graph", "ShapeDtype", "config", "custom_vjp", "eval_graph", "eval_shape", "grad", "hessian", "jacfwd",
-    "jacrev", "jit", "jvp", "make_graph", "numpy", "stop_gradient", "tree_util", "value_and_grad", "vjp", *_SUBMODULES,
+    "jacrev", "jit", "jvp", "make_graph", "numpy", "stop_gradient", "tree_util", "value_and_grad", "vjp", "vmap",
+    *_SUBMODULES,
 ]
 
 

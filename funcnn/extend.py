@@ -12,6 +12,9 @@ implementation; each transform learns about it from a rule you register:
 * ``def_jvp(prim, *rules)``: forward mode, ``rule(t, ans, *args, **params)`` per operand.
 * ``def_elementwise(prim, *partials)``: both derivative rules of an elementwise op from
   one ``partial(g, ans, *args)`` per operand ("``g`` times the partial derivative").
+* ``def_batch(prim, rule)``: ``vmap``, ``rule(axis_size, args, dims, **params) -> (out,
+  out_dim)``; ``elementwise_batch_rule(prim)`` and the other ``*_batch_rule`` helpers build
+  the common ones.
 
 Rules must be written with funcnn ops (``funcnn.numpy``) or other primitives, never with
 NumPy on their arguments: then an outer transform differentiates them (higher orders)
@@ -43,20 +46,27 @@ from funcnn._src.core import (
     PRIMITIVES, ConcretizationError, Primitive, Tracer, concrete, dtype_of, ndim_of, shape_of, transforming,
 )
 from funcnn._src.forward import def_jvp, def_jvp_joint, jvp_rules
+from funcnn._src.batching import (
+    axes_batch_rule, batch_flat, batch_graph, def_batch, elementwise_batch_rule, front_or_none, leading_batch_rule,
+    loop_batch_rule, move_axis, to_front, unary_batch_rule, unstack,
+)
 from funcnn._src.graph import Graph
 from funcnn._src.subgraphs import closed_graph, derived, jvp_graph, run_graph, trace_graph, vjp_graph
 from funcnn._src.ops import (
-    add_any, broadcast_to, concatenate, convert_element_type, reshape, split, stop_gradient, sum_to_shape, zeros_like,
+    add_any, broadcast_to, concatenate, convert_element_type, moveaxis, reshape, split, stop_gradient, sum_to_shape,
+    transpose, zeros_like,
 )
 from funcnn._src.reverse import def_vjp, def_vjp_argnum, def_vjp_rule, vjp_rules
 
 __all__ = [
-    "ConcretizationError", "Graph", "Primitive", "ShapeDtype", "Tracer", "add_any", "broadcast_to",
+    "ConcretizationError", "Graph", "Primitive", "ShapeDtype", "Tracer", "add_any", "axes_batch_rule",
+    "batch_flat", "batch_graph", "def_batch", "elementwise_batch_rule", "front_or_none", "has_batch_rule",
+    "leading_batch_rule", "loop_batch_rule", "move_axis", "to_front", "unary_batch_rule", "unstack", "broadcast_to",
     "broadcasting_rule", "closed_graph", "concatenate", "concrete", "derived", "jvp_graph", "run_graph",
     "trace_graph", "vjp_graph", "convert_element_type", "def_abstract_eval", "def_elementwise", "def_jvp",
     "def_jvp_joint", "def_vjp", "def_vjp_argnum", "def_vjp_rule", "dtype_of", "has_abstract_eval", "has_jvp",
     "is_differentiable", "ndim_of", "primitives", "probe_dtype", "reshape", "same_as_first", "shape_of", "split",
-    "stop_gradient", "sum_to_shape", "transforming", "zeros_like",
+    "moveaxis", "stop_gradient", "sum_to_shape", "transforming", "transpose", "zeros_like",
 ]
 
 Partial = Callable[..., Any]
@@ -96,6 +106,13 @@ def has_abstract_eval(prim: Primitive) -> bool:
 def primitives() -> list[Primitive]:
     """Every primitive defined so far, funcnn's own and yours, in order of definition."""
     return list(PRIMITIVES)
+
+
+def has_batch_rule(prim: Primitive) -> bool:
+    """Whether ``vmap`` has a rule for ``prim``."""
+    from funcnn._src.batching import batch_rules
+
+    return prim in batch_rules
 
 
 def has_jvp(prim: Primitive) -> bool:

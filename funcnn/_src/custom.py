@@ -19,6 +19,7 @@ import numpy as np
 
 from funcnn import tree_util
 from funcnn._src.abstract import ShapeDtype, aval_of, def_abstract_eval
+from funcnn._src.batching import batch_graph, def_batch, to_front
 from funcnn._src.core import Primitive, Tracer
 from funcnn._src.forward import def_jvp_joint
 from funcnn._src.graph import Graph, trace_to_graph
@@ -187,3 +188,20 @@ custom_vjp_call_p = Primitive("custom_vjp_call", _impl, multiple_results=True)
 def_abstract_eval(custom_vjp_call_p, lambda *avals, fun, fwd, bwd, name: tuple(fun.out_avals))
 def_vjp_rule(custom_vjp_call_p, _vjp_rule)
 def_jvp_joint(custom_vjp_call_p, _no_jvp)
+
+
+def _batch_rule(size: int, flat: Any, dims: tuple, fun: Graph, fwd: Graph, bwd: LazyGraph, name: str) -> tuple:
+    """A batch of calls is one call of the batched graphs: every input, output, residual and
+    cotangent gets the batch axis first (those shared by all examples are broadcast), so the
+    user's ``bwd`` keeps seeing one example's values."""
+    every_in = (True,) * len(flat)
+    fun_b, _ = batch_graph(fun, size, every_in, (True,) * len(fun.outputs))
+    fwd_b, _ = batch_graph(fwd, size, every_in, (True,) * len(fwd.outputs))
+    n_bwd_in = len(fwd.outputs)  # residuals and output cotangents
+    bwd_b = LazyGraph(lambda: batch_graph(bwd.graph, size, (True,) * n_bwd_in, every_in)[0])
+    moved = [to_front(x, d, size) for x, d in zip(flat, dims)]
+    out = custom_vjp_call_p.bind(*moved, fun=fun_b, fwd=fwd_b, bwd=bwd_b, name=name)
+    return out, (0,) * len(out)
+
+
+def_batch(custom_vjp_call_p, _batch_rule)

@@ -5,7 +5,8 @@ cotangent down to its argument's shape (``sum_to_shape``); forward mode broadcas
 tangents up to the output's shape (``broadcast_to``); both cast to the right dtype
 (``convert_element_type``) and make zeros for values that received no derivative
 (``zeros_like``). The Jacobian transforms stack rows (``reshape``, ``concatenate``),
-and ``stop_gradient`` is the value no transform differentiates. Each rule here is
+batching moves axes (``transpose``), and ``stop_gradient`` is the value no transform
+differentiates. Each rule here is
 written with these ops alone, so the set is closed: ``sum_to_shape`` and
 ``broadcast_to`` are each other's transposes, as are ``concatenate`` and ``split``, and
 every order of derivative works. Op families reuse them (``funcnn.numpy.broadcast_to``,
@@ -39,6 +40,7 @@ broadcast_to_p = Primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, s
 convert_element_type_p = Primitive("convert_element_type", lambda x, dtype: np.asarray(x).astype(dtype))
 stop_gradient_p = Primitive("stop_gradient", lambda x: x)
 reshape_p = Primitive("reshape", lambda x, shape: np.reshape(x, shape))
+transpose_p = Primitive("transpose", lambda x, axes: np.transpose(x, axes))
 concatenate_p = Primitive("concatenate", lambda *arrays, axis: np.concatenate(arrays, axis=axis))
 split_p = Primitive("split", lambda x, sizes, axis: tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis)),
                     multiple_results=True)
@@ -89,6 +91,19 @@ def reshape(x: Any, shape: tuple) -> Any:
     """``x`` with a new shape of the same size, in C order (all sizes given, no -1)."""
     shape = tuple(shape)
     return x if shape_of(x) == shape else reshape_p.bind(x, shape=shape)
+
+
+def transpose(x: Any, axes: tuple) -> Any:
+    """``x`` with its axes permuted (``axes`` a permutation of ``range(ndim)``)."""
+    axes = tuple(int(a) for a in axes)
+    return x if axes == tuple(range(len(axes))) else transpose_p.bind(x, axes=axes)
+
+
+def moveaxis(x: Any, src: int, dst: int) -> Any:
+    """``x`` with axis ``src`` moved to position ``dst`` (both non-negative)."""
+    order = [i for i in range(len(shape_of(x))) if i != src]
+    order.insert(dst, src)
+    return transpose(x, tuple(order))
 
 
 def concatenate(arrays: Any, axis: int) -> Any:
@@ -153,6 +168,7 @@ def_abstract_eval(broadcast_to_p, _broadcast_rule)
 def_abstract_eval(convert_element_type_p, lambda x, dtype: ShapeDtype(x.shape, dtype))
 def_abstract_eval(stop_gradient_p, same_as_first)
 def_abstract_eval(reshape_p, lambda x, shape: ShapeDtype(shape, x.dtype))
+def_abstract_eval(transpose_p, lambda x, axes: ShapeDtype(tuple(x.shape[a] for a in axes), x.dtype))
 def_abstract_eval(concatenate_p, _concatenate_rule)
 def_abstract_eval(split_p, _split_rule)
 
@@ -166,7 +182,56 @@ def_vjp(convert_element_type_p, lambda ans, x, dtype: lambda g: convert_element_
 def_jvp(convert_element_type_p, lambda t, ans, x, dtype: convert_element_type(t, dtype))
 def_vjp(reshape_p, lambda ans, x, shape: lambda g: reshape(g, shape_of(x)))
 def_jvp(reshape_p, lambda t, ans, x, shape: reshape(t, shape))
+def_vjp(transpose_p, lambda ans, x, axes: lambda g: transpose(g, tuple(int(i) for i in np.argsort(axes))))
+def_jvp(transpose_p, lambda t, ans, x, axes: transpose(t, axes))
 def_vjp_rule(concatenate_p, _concatenate_vjp)
 def_jvp_joint(concatenate_p, _concatenate_jvp)
 def_vjp(split_p, _split_vjp)
 def_jvp_joint(split_p, lambda tangents, ans, x, sizes, axis: split(tangents[0], sizes, axis))
+
+
+# --- batching rules (vmap) ---------------------------------------------------------------------
+
+
+def _batch_sum_to_shape(size: int, args: Any, dims: tuple, shape: tuple) -> tuple[Any, int]:
+    x = batching.to_front(args[0], dims[0], size)
+    lead = len(shape_of(x)) - 1 - len(shape)
+    summed = sum_to_shape(x, (size,) + (1,) * lead + tuple(shape))
+    return reshape(summed, (size,) + tuple(shape)), 0
+
+
+def _batch_broadcast_to(size: int, args: Any, dims: tuple, shape: tuple) -> tuple[Any, int]:
+    x = batching.to_front(args[0], dims[0], size)
+    rest = shape_of(x)[1:]
+    lined = reshape(x, (size,) + (1,) * (len(shape) - len(rest)) + rest)
+    return broadcast_to(lined, (size,) + tuple(shape)), 0
+
+
+def _batch_reshape(size: int, args: Any, dims: tuple, shape: tuple) -> tuple[Any, int]:
+    return reshape(batching.to_front(args[0], dims[0], size), (size,) + tuple(shape)), 0
+
+
+def _batch_transpose(size: int, args: Any, dims: tuple, axes: tuple) -> tuple[Any, int]:
+    return transpose(batching.to_front(args[0], dims[0], size), (0,) + tuple(a + 1 for a in axes)), 0
+
+
+def _batch_concatenate(size: int, args: Any, dims: tuple, axis: int) -> tuple[Any, int]:
+    return concatenate([batching.to_front(a, d, size) for a, d in zip(args, dims)], axis + 1), 0
+
+
+def _batch_split(size: int, args: Any, dims: tuple, sizes: tuple, axis: int) -> tuple[Any, tuple]:
+    pieces = split(batching.to_front(args[0], dims[0], size), sizes, axis + 1)
+    return pieces, (0,) * len(pieces)
+
+
+from funcnn._src import batching  # noqa: E402  (batching moves axes with this module's primitives)
+
+batching.def_batch(add_any_p, batching.elementwise_batch_rule(add_any_p))
+for _prim in (zeros_like_p, convert_element_type_p, stop_gradient_p):
+    batching.def_batch(_prim, batching.unary_batch_rule(_prim))
+batching.def_batch(sum_to_shape_p, _batch_sum_to_shape)
+batching.def_batch(broadcast_to_p, _batch_broadcast_to)
+batching.def_batch(reshape_p, _batch_reshape)
+batching.def_batch(transpose_p, _batch_transpose)
+batching.def_batch(concatenate_p, _batch_concatenate)
+batching.def_batch(split_p, _batch_split)

@@ -15,9 +15,10 @@ import numpy as np
 
 from funcnn import tree_util
 from funcnn.extend import (
-    Primitive, def_abstract_eval, def_jvp_joint, def_vjp_rule, dtype_of, jvp_graph, run_graph, shape_of,
-    transforming, vjp_graph, zeros_like,
+    Primitive, batch_graph, def_abstract_eval, def_batch, def_jvp_joint, def_vjp_rule, dtype_of, front_or_none,
+    jvp_graph, move_axis, ndim_of, run_graph, shape_of, transforming, vjp_graph, zeros_like,
 )
+from funcnn.numpy import clip, equal, reshape, where
 from funcnn.lax._structure import Leaves, as_arrays, check_same_outputs, flat_avals, traced_together
 
 
@@ -54,6 +55,31 @@ def _switch_vjp(wanted: tuple, index: Any, *inputs: Any, branches: tuple) -> tup
 
 def_jvp_joint(switch_p, _switch_jvp)
 def_vjp_rule(switch_p, _switch_vjp)
+
+
+def _switch_batch(size: int, args: Sequence[Any], dims: tuple, branches: tuple) -> tuple[list, tuple]:
+    """One branch for the whole batch when the index is shared: the branches batched alike (an
+    output batched in any branch is batched in all). A batched index runs every branch on the
+    whole batch and picks each example's result from its own branch, as JAX does."""
+    index, inputs = args[0], [front_or_none(x, d) for x, d in zip(args[1:], dims[1:])]
+    batched = tuple(d is not None for d in dims[1:])
+    if dims[0] is None:
+        outs = [batch_graph(b, size, batched)[1] for b in branches]
+        force = tuple(any(flags) for flags in zip(*outs))
+        graphs = tuple(batch_graph(b, size, batched, force)[0] for b in branches)
+        out = switch_p.bind(index, *inputs, branches=graphs)
+        return out, tuple(0 if f else None for f in force)
+    every = (True,) * len(branches[0].outputs)
+    results = [run_graph(batch_graph(b, size, batched, every)[0], inputs) for b in branches]
+    chosen = clip(move_axis(index, dims[0], 0, size), 0, len(branches) - 1)
+    picked = []
+    for candidates in zip(*results):
+        value = candidates[0]
+        for j, other in enumerate(candidates[1:], start=1):
+            here = reshape(equal(chosen, j), (size,) + (1,) * (ndim_of(other) - 1))
+            value = where(here, other, value)
+        picked.append(value)
+    return picked, (0,) * len(picked)
 
 
 def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -> Any:
@@ -109,6 +135,9 @@ def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
     false_fun = _named(false_fun, "false_fun")
     true_fun = _named(true_fun, "true_fun")
     return switch(astype(not_equal(pred, 0), np.int32), [false_fun, true_fun], *operands)
+
+
+def_batch(switch_p, _switch_batch)
 
 
 def _named(fun: Callable[..., Any], name: str) -> Callable[..., Any]:

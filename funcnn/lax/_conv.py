@@ -30,9 +30,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from funcnn.extend import (
-    Primitive, ShapeDtype, Tracer, def_abstract_eval, def_jvp, def_jvp_joint, def_vjp, def_vjp_rule, dtype_of,
-    ndim_of, shape_of,
+    Primitive, ShapeDtype, Tracer, def_abstract_eval, def_batch, def_jvp, def_jvp_joint, def_vjp, def_vjp_rule,
+    dtype_of, move_axis, ndim_of, shape_of, unstack,
 )
+from funcnn.extend import reshape as engine_reshape
 from funcnn.lax import _conv_kernels
 from funcnn.lax._windows import Padding, check_spans, dilated_size, out_size, positive_ints, resolve_padding
 from funcnn.numpy._shape import flip, reshape, swapaxes, transpose
@@ -188,6 +189,54 @@ def_jvp_joint(_conv_keep_p, _conv_keep_jvp)
 def_vjp(_conv_from_unfolded_p, _staged(_lhs_cotangent), _staged(_rhs_cotangent), None, None)
 def_jvp(_conv_from_unfolded_p, lambda t, ans, lhs, rhs, *_, **geometry: _conv_p.bind(t, rhs, **geometry),
         lambda t, ans, lhs, rhs, *_, **geometry: _conv_p.bind(lhs, t, **geometry), None, None)
+
+
+# --- batching: a batch of inputs joins the images, a batch of kernels the feature groups -------
+
+
+def _fold(x: Any, dim: int | None, size: int, axis: int) -> Any:
+    """``x`` with its batch axis merged into the next axis ``axis`` (broadcast there when unbatched)."""
+    moved = move_axis(x, dim, axis, size)
+    shape = shape_of(moved)
+    return engine_reshape(moved, shape[:axis] + (shape[axis] * shape[axis + 1],) + shape[axis + 2:])
+
+
+def _unfold(x: Any, size: int, axis: int) -> Any:
+    """The inverse of :func:`_fold`: axis ``axis`` split into the batch and the rest."""
+    shape = shape_of(x)
+    return engine_reshape(x, shape[:axis] + (size, shape[axis] // size) + shape[axis + 1:])
+
+
+def _conv_batch(size: int, args: Sequence[Any], dims: tuple, **geometry: Any) -> tuple[Any, int]:
+    """Batched inputs against one kernel are more images (one convolution over ``B * N``); a batch
+    of kernels is ``B`` times as many feature groups, each example's input in its own."""
+    (lhs, rhs), (dl, dr) = args, dims
+    if dr is None:
+        out = _conv_p.bind(_fold(lhs, dl, size, 1), rhs, **geometry)
+        return _unfold(out, size, 1), 1
+    out = _conv_p.bind(_fold(lhs, dl, size, 0), _fold(rhs, dr, size, 0), **geometry)
+    return _unfold(out, size, 0), 0
+
+
+def _conv_keep_batch(size: int, args: Sequence[Any], dims: tuple, **geometry: Any) -> tuple[tuple, tuple]:
+    """As groups, always: each example's unfolded input is then its own block of the result (one
+    layout for all), which is what the kernel gradient of each example reads."""
+    (lhs, rhs), (dl, dr) = args, dims
+    out, matrix, layout = _conv_keep_p.bind(_fold(lhs, dl, size, 0), _fold(rhs, dr, size, 0), **geometry)
+    return (_unfold(out, size, 0), _unfold(matrix, size, 0), layout), (0, 0, None)
+
+
+def _conv_from_unfolded_batch(size: int, args: Sequence[Any], dims: tuple, **geometry: Any) -> tuple[Any, int]:
+    if dims[3] is not None:  # the layout is a function of shapes only, the same in every example
+        args, dims = (*args[:3], unstack(args[3], dims[3], size)[0]), (*dims[:3], None)
+    folded = [_fold(x, d, size, 0) for x, d in zip(args[:3], dims[:3])]
+    out = _conv_from_unfolded_p.bind(*folded, args[3], **geometry)
+    return _unfold(out, size, 0), 0
+
+
+def_batch(_conv_p, _conv_batch)
+def_batch(_conv_keep_p, _conv_keep_batch)
+def_batch(_conv_from_unfolded_p, _conv_from_unfolded_batch)
 
 
 def conv_general_dilated(lhs: Any, rhs: Any, window_strides: Sequence[int], padding: Padding,

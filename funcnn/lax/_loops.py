@@ -21,8 +21,9 @@ import numpy as np
 
 from funcnn import tree_util
 from funcnn.extend import (
-    Graph, Primitive, ShapeDtype, Tracer, def_abstract_eval, def_jvp_joint, def_vjp_rule, derived, dtype_of,
-    jvp_graph, run_graph, shape_of, trace_graph, transforming, vjp_graph, zeros_like,
+    Graph, Primitive, ShapeDtype, Tracer, batch_graph, def_abstract_eval, def_batch, def_jvp_joint, def_vjp_rule,
+    derived, dtype_of, front_or_none, jvp_graph, move_axis, run_graph, shape_of, trace_graph, transforming, vjp_graph,
+    zeros_like,
 )
 from funcnn.lax._structure import Leaves, as_arrays, flat_avals, traced_together
 
@@ -164,6 +165,41 @@ def _scan_vjp(wanted: tuple, *operands: Any, body: Graph, length: int, reverse: 
 
 def_jvp_joint(scan_p, _scan_jvp)
 def_vjp_rule(scan_p, _scan_vjp)
+
+
+def _carry_fixpoint(body: Graph, size: int, batched_consts: list[bool], batched_carry: list[bool],
+                    batched_rest: list[bool]) -> list[bool]:
+    """Which carries are batched: those batched going in, and any the body makes batched (a carry
+    that meets a batched value in one step is batched in every later one)."""
+    n = len(batched_carry)
+    while True:
+        out = batch_graph(body, size, tuple(batched_consts + batched_carry + batched_rest))[1]
+        grown = [b or o for b, o in zip(batched_carry, out[:n])]
+        if grown == batched_carry:
+            return batched_carry
+        batched_carry = grown
+
+
+def _scan_batch(size: int, operands: Any, dims: tuple, body: Graph, length: int, reverse: bool, n_consts: int,
+                n_carry: int) -> tuple[list, tuple]:
+    """One scan over the whole batch: constants and carries with the batch first, each ``xs``
+    with it second (after the steps), so every step's slice has it first."""
+    consts, carry, xs = _split(operands, n_consts, n_carry)
+    d_consts, d_carry, d_xs = _split(list(dims), n_consts, n_carry)
+    b_consts, b_xs = [d is not None for d in d_consts], [d is not None for d in d_xs]
+    b_carry = _carry_fixpoint(body, size, b_consts, [d is not None for d in d_carry], b_xs)
+    force = tuple(b_carry) + (False,) * (len(body.outputs) - n_carry)
+    graph, out_batched = batch_graph(body, size, tuple(b_consts + b_carry + b_xs), force)
+    consts = [front_or_none(c, d) for c, d in zip(consts, d_consts)]
+    carry = [move_axis(c, d, 0, size) if b else c for c, d, b in zip(carry, d_carry, b_carry)]
+    xs = [x if d is None else move_axis(x, d, 1, size) for x, d in zip(xs, d_xs)]
+    out = scan_p.bind(*consts, *carry, *xs, body=graph, length=length, reverse=reverse, n_consts=n_consts,
+                      n_carry=n_carry)
+    out_dims = [0 if b else None for b in b_carry] + [1 if b else None for b in out_batched[n_carry:]]
+    return out, tuple(out_dims)
+
+
+def_batch(scan_p, _scan_batch)
 
 
 def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, length: int | None = None,
@@ -351,6 +387,48 @@ def _while_vjp(wanted: tuple, *operands: Any, **params: Any) -> tuple:
 
 def_jvp_joint(while_p, _while_jvp)
 def_vjp_rule(while_p, _while_vjp)
+
+
+def _while_batch(size: int, operands: Any, dims: tuple, cond: Graph, body: Graph, n_consts: int) -> tuple:
+    """With a shared predicate, one loop over the batched body. With a predicate that differs
+    between examples, the loop runs while any example's holds, and an example whose predicate
+    is false keeps its value (every carry is then batched)."""
+    consts, carry = _split(operands, n_consts)
+    d_consts, d_carry = _split(list(dims), n_consts)
+    b_consts = [d is not None for d in d_consts]
+    b_carry = _carry_fixpoint(body, size, b_consts, [d is not None for d in d_carry], [])
+    if batch_graph(cond, size, tuple(b_consts + b_carry))[1][0]:
+        b_carry = [True] * len(carry)
+    consts = [front_or_none(c, d) for c, d in zip(consts, d_consts)]
+    carry = [move_axis(c, d, 0, size) if b else c for c, d, b in zip(carry, d_carry, b_carry)]
+    in_batched = tuple(b_consts + b_carry)
+    cond_b = batch_graph(cond, size, in_batched)[0]
+    body_b = batch_graph(body, size, in_batched, tuple(b_carry))[0]
+    if batch_graph(cond, size, in_batched)[1][0]:
+        cond_b, body_b = _while_each(cond_b, body_b, n_consts, size)
+    out = while_p.bind(*consts, *carry, cond=cond_b, body=body_b, n_consts=n_consts)
+    return out, tuple(0 if b else None for b in b_carry)
+
+
+def _while_each(cond: Graph, body: Graph, n_consts: int, size: int) -> tuple[Graph, Graph]:
+    """The loop of a batch whose predicates differ: go on while any holds; step only those."""
+    from funcnn.numpy import any as any_, reshape, where
+
+    avals = [v.aval for v in body.in_vars]
+
+    def any_cond(*args: Any) -> list:
+        return [any_(cond.eval_flat(list(args))[0])]
+
+    def masked_body(*args: Any) -> list:
+        going = cond.eval_flat(list(args))[0]
+        new = body.eval_flat(list(args))
+        old = args[n_consts:]
+        return [where(reshape(going, (size,) + (1,) * (len(shape_of(o)) - 1)), n, o) for n, o in zip(new, old)]
+
+    return trace_graph(any_cond, avals, "while_any_cond"), trace_graph(masked_body, avals, "while_masked_body")
+
+
+def_batch(while_p, _while_batch)
 
 
 def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any], init_val: Any) -> Any:

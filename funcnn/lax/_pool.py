@@ -23,8 +23,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from funcnn.extend import (
-    Primitive, ShapeDtype, Tracer, def_abstract_eval, def_jvp, def_jvp_joint, def_vjp, def_vjp_rule, dtype_of,
-    shape_of,
+    Primitive, ShapeDtype, Tracer, def_abstract_eval, def_batch, def_jvp, def_jvp_joint, def_vjp, def_vjp_rule,
+    dtype_of, leading_batch_rule, shape_of,
 )
 from funcnn.lax._windows import (
     Padding, check_spans, dilate_pad, out_size, positive_ints, resolve_padding,
@@ -184,6 +184,10 @@ def_abstract_eval(_max_pool_winners_p, lambda x, **p: (_pooled(x, **p), _winners
 def_abstract_eval(_winners_p, lambda x, ans, **p: _winners_aval(ans, p["window"]))
 def_abstract_eval(_pool_gather_p, lambda h, winners, **p: ShapeDtype(winners.shape, h.dtype))
 def_abstract_eval(_pool_scatter_p, _unpooled)
+# every pooling primitive works on the trailing spatial axes and maps over the leading ones
+for _prim in (_window_sum_p, _window_sum_transpose_p, _max_pool_p, _max_pool_winners_p, _winners_p, _pool_gather_p,
+              _pool_scatter_p):
+    def_batch(_prim, leading_batch_rule(_prim))
 
 
 def _winners_aval(out: ShapeDtype, window: tuple) -> ShapeDtype:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from funcnn.extend import Primitive, def_abstract_eval, def_jvp, def_vjp, same_as_first
+from funcnn.extend import Primitive, def_abstract_eval, def_batch, def_jvp, def_vjp, same_as_first, unary_batch_rule
 
 
 def _indices_message(values: np.ndarray, hi: int) -> str | None:
@@ -49,6 +49,7 @@ _check_p = Primitive("check_values", _check_impl)
 def_abstract_eval(_check_p, same_as_first)
 def_vjp(_check_p, lambda ans, x, **params: lambda g: g)
 def_jvp(_check_p, lambda t, ans, x, **params: t)
+def_batch(_check_p, unary_batch_rule(_check_p))
 
 
 def check_values(x: Any, kind: str, what: str, where: str = "", hi: int = 0) -> Any:

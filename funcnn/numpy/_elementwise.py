@@ -13,8 +13,8 @@ from typing import Any, Callable
 import numpy as np
 
 from funcnn.extend import (
-    Primitive, ShapeDtype, Tracer, broadcasting_rule, convert_element_type, def_abstract_eval, def_elementwise,
-    dtype_of,
+    Primitive, ShapeDtype, Tracer, broadcasting_rule, convert_element_type, def_abstract_eval, def_batch,
+    def_elementwise, dtype_of, elementwise_batch_rule,
 )
 from funcnn.extend import stop_gradient as stop_gradient_op
 
@@ -56,9 +56,11 @@ def _public(prim: Primitive, doc: str) -> Callable[..., Any]:
 
 
 def elementwise_primitive(name: str, impl: Callable, *, broadcasts: bool = False) -> Primitive:
-    """A primitive applied elementwise: its result's shape broadcasts, its dtype is NumPy's."""
+    """A primitive applied elementwise: its result's shape broadcasts, its dtype is NumPy's,
+    and ``vmap`` lines up the batch axes of its operands."""
     prim = Primitive(name, impl, broadcasts=broadcasts)
     def_abstract_eval(prim, broadcasting_rule(prim))
+    def_batch(prim, elementwise_batch_rule(prim))
     return prim
 
 
@@ -123,6 +125,7 @@ def _share_impl(x: Any, y: Any, *, op: str, dtype: np.dtype) -> np.ndarray:
 # without derivative, computed by a primitive of its own (as one pass over the data).
 _share_p = Primitive("extremum_share", _share_impl)
 def_abstract_eval(_share_p, lambda x, y, op, dtype: ShapeDtype(np.broadcast_shapes(x.shape, y.shape), dtype))
+def_batch(_share_p, elementwise_batch_rule(_share_p))
 
 
 def _share(ans: Any, x: Any, y: Any, op: str) -> Any:

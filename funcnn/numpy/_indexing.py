@@ -12,12 +12,13 @@ position), and ``scatter_add``'s VJP is ``getitem`` again, so derivatives of any
 from __future__ import annotations
 
 import operator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
 from funcnn.extend import (
-    Primitive, ShapeDtype, Tracer, concrete, def_abstract_eval, def_jvp, def_vjp, dtype_of, ndim_of, shape_of,
+    Primitive, ShapeDtype, Tracer, concrete, def_abstract_eval, def_batch, def_jvp, def_vjp, dtype_of, move_axis,
+    ndim_of, reshape, shape_of, to_front, transpose,
 )
 
 
@@ -113,15 +114,7 @@ def _full_index(index: Index, arrays: tuple) -> tuple:
 
 def indexed_shape(shape: tuple, index: Index, array_shapes: list[tuple]) -> tuple[int, ...]:
     """The shape of ``x[index]`` for ``x`` of ``shape``, by NumPy's rules for basic and advanced indexing."""
-    consuming = sum(1 for item in index if item is not None and item is not Ellipsis)
-    if sum(1 for item in index if item is Ellipsis) > 1:
-        raise IndexError("an index can only have a single ellipsis ('...')")
-    if consuming > len(shape):
-        raise IndexError(f"too many indices for an array of shape {shape}: {consuming} were given")
-    fill = (Slice(None, None, None),) * (len(shape) - consuming)
-    items = [y for item in index for y in (fill if item is Ellipsis else (item,))]
-    if Ellipsis not in index:
-        items += fill
+    items = _expanded(index, shape)
     advanced = any(item is ARRAY for item in items)
     out: list[Any] = []
     group: list[int] = []  # positions in ``items`` of the advanced indices
@@ -159,6 +152,31 @@ def indexed_shape(shape: tuple, index: Index, array_shapes: list[tuple]) -> tupl
     return tuple(block + rest)
 
 
+def _expanded(index: Index, shape: tuple) -> list[Any]:
+    """The items of ``index`` with its ``Ellipsis`` (or the missing trailing items) spelled out as slices."""
+    consuming = sum(1 for item in index if item is not None and item is not Ellipsis)
+    if sum(1 for item in index if item is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if consuming > len(shape):
+        raise IndexError(f"too many indices for an array of shape {shape}: {consuming} were given")
+    fill = (Slice(None, None, None),) * (len(shape) - consuming)
+    items = [y for item in index for y in (fill if item is Ellipsis else (item,))]
+    return items if Ellipsis in index else items + list(fill)
+
+
+def advanced_block(shape: tuple, index: Index, array_shapes: list[tuple]) -> tuple[int, int, bool]:
+    """Where the axes of the integer-array indices go in ``x[index]``: their position, their
+    number, and whether they stay in place (adjacent advanced indices) or move to the front."""
+    items = _expanded(index, shape)
+    positions = [p for p, item in enumerate(items) if item is ARRAY or isinstance(item, int)]
+    rank = len(np.broadcast_shapes(*array_shapes)) if array_shapes else 0
+    if not array_shapes:
+        return 0, 0, True
+    in_place = positions == list(range(positions[0], positions[-1] + 1))
+    before = sum(1 for item in items[:positions[0]] if item is None or isinstance(item, Slice))
+    return (before if in_place else 0), rank, in_place
+
+
 def _check_bound(i: int, n: int, axis: int) -> None:
     if not -n <= i < n:
         raise IndexError(f"index {i} is out of bounds for axis {axis} with size {n}")
@@ -190,6 +208,80 @@ def_jvp(_getitem_p, lambda t, ans, x, *arrays, index: _getitem_p.bind(t, *arrays
 def_vjp(_scatter_add_p, lambda ans, u, *arrays, index, shape: lambda g: _getitem_p.bind(g, *arrays, index=index))
 def_jvp(_scatter_add_p, lambda t, ans, u, *arrays, index, shape: _scatter_add_p.bind(
     t, *arrays, index=index, shape=shape))
+
+
+# --- batching: the batch becomes one more index ------------------------------------------------
+
+
+_ALL = Slice(None, None, None)
+
+
+def _lined_up(arrays: Sequence[Any], dims: Sequence[Any], size: int) -> tuple[list[Any], int, list[tuple]]:
+    """Batched index arrays with the batch first and size-1 axes after it, so all broadcast to
+    ``(size, *block)``; unbatched ones as they are. Also returns the rank of one example's block
+    and the arrays' shapes in one example."""
+    per_example = [shape_of(a) if d is None else shape_of(a)[:d] + shape_of(a)[d + 1:] for a, d in zip(arrays, dims)]
+    rank = len(np.broadcast_shapes(*per_example))
+    lined = []
+    for a, d, shape in zip(arrays, dims, per_example):
+        if d is not None:
+            a = reshape(move_axis(a, d, 0, size), (size,) + (1,) * (rank - len(shape)) + shape)
+        lined.append(a)
+    return lined, rank, per_example
+
+
+def _batch_positions(size: int, block_rank: int) -> np.ndarray:
+    """The index array ``0 .. size-1`` shaped to broadcast against ``(size, *block)``."""
+    return np.arange(size, dtype=np.intp).reshape((size,) + (1,) * block_rank)
+
+
+def _block_to_place(value: Any, position: int, rank: int) -> Any:
+    """``(B, *block, *rest)`` -> ``(B, *rest[:position], *block, *rest[position:])``."""
+    n = ndim_of(value)
+    order = [0, *range(1 + rank, 1 + rank + position), *range(1, 1 + rank), *range(1 + rank + position, n)]
+    return transpose(value, tuple(order))
+
+
+def _block_to_front(value: Any, position: int, rank: int) -> Any:
+    """The inverse of :func:`_block_to_place`."""
+    n = ndim_of(value)
+    order = [0, *range(1 + position, 1 + position + rank), *range(1, 1 + position), *range(1 + position + rank, n)]
+    return transpose(value, tuple(order))
+
+
+def _getitem_batch(size: int, args: Sequence[Any], dims: tuple, index: Index) -> tuple[Any, int]:
+    x, arrays = args[0], args[1:]
+    dx, d_arrays = dims[0], dims[1:]
+    if all(d is None for d in d_arrays):  # the same positions in every example: a slice over the batch
+        x = to_front(x, dx, size)
+        _, rank, in_place = advanced_block(shape_of(x)[1:], index, [shape_of(a) for a in arrays])
+        return _getitem_p.bind(x, *arrays, index=Index((_ALL,) + index)), (0 if in_place else rank)
+    lined, rank, shapes = _lined_up(arrays, d_arrays, size)
+    if dx is None:  # one array indexed by a batch of positions: the batch joins the advanced block
+        position, _, _ = advanced_block(shape_of(x), index, shapes)
+        return _getitem_p.bind(x, *lined, index=index), position
+    x = to_front(x, dx, size)
+    position, _, _ = advanced_block(shape_of(x)[1:], index, shapes)
+    out = _getitem_p.bind(x, _batch_positions(size, rank), *lined, index=Index((ARRAY,) + index))
+    return _block_to_place(out, position, rank), 0
+
+
+def _scatter_add_batch(size: int, args: Sequence[Any], dims: tuple, index: Index, shape: tuple) -> tuple[Any, int]:
+    updates, arrays = args[0], args[1:]
+    du, d_arrays = dims[0], dims[1:]
+    if all(d is None for d in d_arrays):
+        _, rank, in_place = advanced_block(shape, index, [shape_of(a) for a in arrays])
+        updates = move_axis(updates, du, 0 if in_place else rank, size)
+        return _scatter_add_p.bind(updates, *arrays, index=Index((_ALL,) + index), shape=(size,) + shape), 0
+    lined, rank, shapes = _lined_up(arrays, d_arrays, size)
+    position, _, _ = advanced_block(shape, index, shapes)
+    updates = _block_to_front(to_front(updates, du, size), position, rank)
+    return _scatter_add_p.bind(updates, _batch_positions(size, rank), *lined, index=Index((ARRAY,) + index),
+                               shape=(size,) + shape), 0
+
+
+def_batch(_getitem_p, _getitem_batch)
+def_batch(_scatter_add_p, _scatter_add_batch)
 
 
 def getitem(x: Any, index: Any) -> Any:

@@ -9,11 +9,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from funcnn.extend import (
-    Primitive, ShapeDtype, def_abstract_eval, def_jvp, def_jvp_joint, def_vjp, def_vjp_argnum, ndim_of, shape_of,
+    Primitive, ShapeDtype, def_abstract_eval, def_batch, def_jvp, def_jvp_joint, def_vjp, def_vjp_argnum, ndim_of,
+    shape_of, to_front,
 )
+from funcnn.extend import reshape as engine_reshape
 from funcnn.numpy._elementwise import multiply
 from funcnn.numpy._reductions import sum as _sum
-from funcnn.numpy._shape import _transpose_p, broadcast_to, expand_dims, ravel, reshape, swapaxes, transpose
+from funcnn.extend import transpose as engine_transpose
+from funcnn.numpy._shape import broadcast_to, expand_dims, ravel, reshape, swapaxes, transpose
 from funcnn.numpy._indexing import getitem
 
 # --- matmul ------------------------------------------------------------------------------
@@ -40,7 +43,7 @@ def _matmul_ct_b(g: Any, a: Any, b: Any) -> Any:
 def _matrix_transpose(x: Any) -> Any:
     """``x`` with its last two axes swapped (``x`` has at least two): a hot spot of every backward pass."""
     n = ndim_of(x)
-    return _transpose_p.bind(x, axes=(*range(n - 2), n - 1, n - 2))
+    return engine_transpose(x, (*range(n - 2), n - 1, n - 2))
 
 
 def _matmul_rule(a: ShapeDtype, b: ShapeDtype) -> ShapeDtype:
@@ -65,12 +68,44 @@ def_vjp(_matmul_p, lambda ans, a, b: lambda g: _matmul_ct_a(g, a, b),
 def_jvp(_matmul_p, lambda t, ans, a, b: _matmul_p.bind(t, b), lambda t, ans, a, b: _matmul_p.bind(a, t))
 
 
+def _matmul_batch(size: int, args: Sequence[Any], dims: tuple) -> tuple[Any, int]:
+    """A batch of products is one product with the batch as a leading (broadcast) axis; a batch
+    of left operands against one 2-d right operand stacks into the rows of a single GEMM."""
+    (a, b), (da, db) = args, dims
+    ra, rb = ndim_of(a) - (da is not None), ndim_of(b) - (db is not None)
+    if db is None and rb == 2:
+        rows = to_front(a, da, size)
+        flat = _matmul_p.bind(engine_reshape(rows, (-1, shape_of(rows)[-1])), b)
+        return engine_reshape(flat, shape_of(rows)[:-1] + shape_of(b)[-1:]), 0
+    rank = max(ra, rb, 2)  # both operands as stacks of matrices, the batch first when they have it
+    a_mat = _as_matrices(a, da, size, rank, vector_shape=(1, -1))
+    b_mat = _as_matrices(b, db, size, rank, vector_shape=(-1, 1))
+    out = _matmul_p.bind(a_mat, b_mat)
+    shape = shape_of(out)
+    drop = (rank - 1 if ra == 1 else None, rank if rb == 1 else None)  # axes 1-d operands added, in the output
+    return engine_reshape(out, tuple(n for k, n in enumerate(shape) if k not in drop)), 0
+
+
+def _as_matrices(x: Any, dim: int | None, size: int, rank: int, vector_shape: tuple) -> Any:
+    """One operand of a batched matmul: a 1-d example as a row (or column) matrix; a batched
+    one with the batch first and size-1 axes up to ``rank`` example axes."""
+    shape = shape_of(x) if dim is None else shape_of(to_front(x, dim, size))[1:]
+    if len(shape) == 1:
+        shape = (1, shape[0]) if vector_shape[0] == 1 else (shape[0], 1)
+    if dim is None:
+        return engine_reshape(x, shape)
+    return engine_reshape(to_front(x, dim, size), (size,) + (1,) * (rank - len(shape)) + shape)
+
+
 def matmul(x1: Any, x2: Any) -> Any:
     """Matrix product with NumPy's ``matmul`` rules (1-d promotion, batch broadcasting)."""
     if ndim_of(x1) == 0 or ndim_of(x2) == 0:
         raise ValueError(f"matmul: scalar operands are not allowed (shapes {shape_of(x1)} and "
                          f"{shape_of(x2)}); use multiply")
     return _matmul_p.bind(x1, x2)
+
+
+def_batch(_matmul_p, _matmul_batch)
 
 
 def dot(a: Any, b: Any) -> Any:
@@ -199,6 +234,17 @@ _einsum_p = Primitive("einsum", _einsum_impl)
 def_abstract_eval(_einsum_p, _einsum_rule)
 def_vjp_argnum(_einsum_p, _einsum_vjp)
 def_jvp_joint(_einsum_p, _einsum_jvp)
+
+
+def _einsum_batch(size: int, operands: Sequence[Any], dims: tuple, inputs: tuple, output: str) -> tuple[Any, int]:
+    """A new index letter for the batch, first in the batched operands and in the output."""
+    letter = next(c for c in string.ascii_letters if c not in output and all(c not in t for t in inputs))
+    moved = [x if d is None else to_front(x, d, size) for x, d in zip(operands, dims)]
+    terms = tuple(t if d is None else letter + t for t, d in zip(inputs, dims))
+    return _einsum_p.bind(*moved, inputs=terms, output=letter + output), 0
+
+
+def_batch(_einsum_p, _einsum_batch)
 
 
 def einsum(subscripts: str, *operands: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from funcnn.extend import Primitive, ShapeDtype, concrete, def_abstract_eval, ndim_of
+from funcnn.extend import Primitive, ShapeDtype, axes_batch_rule, concrete, def_abstract_eval, def_batch, ndim_of
 from funcnn.numpy._elementwise import _public, elementwise_primitive
 
 _DOC = "Elementwise ``{}`` with broadcasting; a boolean array, no derivative."
@@ -33,6 +33,7 @@ isinf = _nondiff("isinf", np.isinf, "True where ``x`` is infinite.")
 
 _argsort_p = Primitive("argsort", lambda a, axis: np.argsort(a, axis=axis, kind="stable"))
 def_abstract_eval(_argsort_p, lambda a, axis: ShapeDtype(a.shape, np.intp))
+def_batch(_argsort_p, axes_batch_rule(_argsort_p, "axis"))
 
 
 def argsort(a: Any, axis: int = -1) -> Any:

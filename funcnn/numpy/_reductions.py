@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from funcnn.extend import (
-    Primitive, ShapeDtype, def_abstract_eval, def_jvp, def_vjp, ndim_of, probe_dtype, shape_of,
+    Primitive, ShapeDtype, axes_batch_rule, def_abstract_eval, def_batch, def_jvp, def_vjp, move_axis, ndim_of,
+    probe_dtype, shape_of,
     sum_to_shape,  # noqa: F401  (re-exported for the op families)
 )
 from funcnn.numpy._elementwise import (
@@ -58,6 +59,7 @@ def reduction_primitive(name: str, impl: Any) -> Primitive:
         return ShapeDtype(_reduced_shape(x.shape, axis, keepdims), probe_dtype(prim.impl, [x], dict(
             axis=axis, keepdims=keepdims)))
     def_abstract_eval(prim, rule)
+    def_batch(prim, axes_batch_rule(prim, "axis"))
     return prim
 
 
@@ -110,6 +112,7 @@ def _share_impl(x: Any, ans: Any, *, axis: tuple | None, keepdims: bool) -> np.n
 # derivative, computed by a primitive of its own.
 _share_p = Primitive("reduction_share", _share_impl)
 def_abstract_eval(_share_p, lambda x, ans, axis, keepdims: ShapeDtype(x.shape, ans.dtype))
+def_batch(_share_p, axes_batch_rule(_share_p, "axis"))
 
 
 def _tie_share(ans: Any, x: Any, axis: tuple | None, keepdims: bool) -> Any:
@@ -219,7 +222,16 @@ def _arg_primitive(name: str, impl: Any) -> Primitive:
     def rule(x: ShapeDtype, axis: int | None, keepdims: bool) -> ShapeDtype:
         axes = None if axis is None else (axis,)
         return ShapeDtype(_reduced_shape(x.shape, axes, keepdims), np.intp)
+
+    def batch(size: int, args: Any, dims: tuple, axis: int | None, keepdims: bool) -> tuple[Any, int]:
+        x = move_axis(args[0], dims[0], 0, size)
+        rank = len(shape_of(x)) - 1
+        if axis is not None:
+            return prim.bind(x, axis=axis + 1, keepdims=keepdims), 0
+        flat = prim.bind(reshape(x, (size, -1)), axis=1, keepdims=False)  # over each example's elements
+        return (reshape(flat, (size,) + (1,) * rank) if keepdims else flat), 0
     def_abstract_eval(prim, rule)
+    def_batch(prim, batch)
     return prim
 
 

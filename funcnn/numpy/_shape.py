@@ -11,7 +11,7 @@ import numpy as np
 
 from funcnn import extend
 from funcnn.extend import (
-    Primitive, ShapeDtype, def_abstract_eval, def_jvp, def_vjp, ndim_of, shape_of,
+    Primitive, ShapeDtype, def_abstract_eval, def_batch, move_axis, def_jvp, def_vjp, ndim_of, shape_of,
 )
 from funcnn.numpy._indexing import getitem, take
 
@@ -72,11 +72,7 @@ def _check_axis(axis: int, ndim: int, name: str) -> int:
 
 # --- transpose ---------------------------------------------------------------------------
 
-_transpose_p = Primitive("transpose", lambda x, axes: np.transpose(x, axes))
-def_abstract_eval(_transpose_p, lambda x, axes: ShapeDtype(tuple(x.shape[a] for a in axes), x.dtype))
-def_vjp(_transpose_p, lambda ans, x, axes: lambda g: _transpose_p.bind(g, axes=tuple(int(i) for i in np.argsort(axes))))
-def_jvp(_transpose_p, lambda t, ans, x, axes: _transpose_p.bind(t, axes=axes))
-
+# (the transpose primitive is the engine's own: extend.transpose binds it)
 
 def transpose(a: Any, axes: Sequence[int] | None = None) -> Any:
     """Permute the axes of ``a`` (reverse them when ``axes`` is None)."""
@@ -84,7 +80,7 @@ def transpose(a: Any, axes: Sequence[int] | None = None) -> Any:
     perm = tuple(range(ndim))[::-1] if axes is None else tuple(_check_axis(int(x), ndim, "transpose") for x in axes)
     if sorted(perm) != list(range(ndim)):
         raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of the {ndim} axes")  # type: ignore[arg-type]
-    return a if perm == tuple(range(ndim)) else _transpose_p.bind(a, axes=perm)
+    return extend.transpose(a, perm)
 
 
 def moveaxis(a: Any, source: Any, destination: Any) -> Any:
@@ -189,6 +185,8 @@ _pad_p = Primitive("pad", lambda x, pad_width, constant_values: np.pad(
     x, pad_width, mode="constant", constant_values=constant_values))
 def_abstract_eval(_pad_p, lambda x, pad_width, constant_values: ShapeDtype(
     tuple(d + lo + hi for d, (lo, hi) in zip(x.shape, pad_width)), x.dtype))
+def_batch(_pad_p, lambda size, args, dims, pad_width, constant_values: (_pad_p.bind(
+    move_axis(args[0], dims[0], 0, size), pad_width=((0, 0),) + pad_width, constant_values=constant_values), 0))
 def_vjp(_pad_p, _pad_vjp)
 def_jvp(_pad_p, lambda t, ans, x, pad_width, constant_values: _pad_p.bind(
     t, pad_width=pad_width, constant_values=0))

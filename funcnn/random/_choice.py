@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 import funcnn.numpy as fnp
-from funcnn.extend import Primitive, ShapeDtype, Tracer, def_abstract_eval, shape_of
+from funcnn.extend import def_batch, loop_batch_rule, Primitive, ShapeDtype, Tracer, def_abstract_eval, shape_of
 from funcnn.random._checks import Shape, as_int, as_shape, check_key, real_array, real_operand
 from funcnn.random._from_words import bounded, open_unit, sort_order, unit_float
 from funcnn.random._ieee_math import log
@@ -53,6 +53,7 @@ def _permutation_impl(key: Key, *, n: int) -> NDArray[np.int64]:
 
 _permutation_p = Primitive("random_permutation", _permutation_impl)
 def_abstract_eval(_permutation_p, lambda key, *, n: ShapeDtype((n,), np.int64))
+def_batch(_permutation_p, loop_batch_rule(_permutation_p))  # one draw per example's key
 
 
 def permutation(key: Key, x: ArrayLike, axis: int = 0) -> NDArray[Any]:
@@ -105,6 +106,7 @@ def _choice_impl(key: Key, *p: Any, n: int, shape: tuple[int, ...], replace: boo
 
 _choice_p = Primitive("random_choice", _choice_impl)
 def_abstract_eval(_choice_p, lambda key, *p, n, shape, replace: ShapeDtype(shape, np.int64))
+def_batch(_choice_p, loop_batch_rule(_choice_p))  # one draw per example's key
 
 
 def choice(

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from funcnn.extend import Primitive, ShapeDtype, Tracer, def_abstract_eval
+from funcnn.extend import def_batch, loop_batch_rule, Primitive, ShapeDtype, Tracer, def_abstract_eval
 from funcnn.random._checks import as_int, check_key, integer_scalar, modulo_2_64
 from funcnn.random._threefry import MASK32, RESERVED, U32, derive, random_words, words_of
 
@@ -47,8 +47,11 @@ _seed_p = Primitive("random_seed", _seed_impl)
 _split_p = Primitive("random_split", _split_impl)
 _fold_in_p = Primitive("random_fold_in", _fold_in_impl)
 def_abstract_eval(_seed_p, lambda seed: _KEY)
+def_batch(_seed_p, loop_batch_rule(_seed_p))  # one draw per example's key
 def_abstract_eval(_split_p, lambda key, *, num: ShapeDtype((num, 2), np.uint32))
+def_batch(_split_p, loop_batch_rule(_split_p))  # one draw per example's key
 def_abstract_eval(_fold_in_p, lambda key, data: _KEY)
+def_batch(_fold_in_p, loop_batch_rule(_fold_in_p))  # one draw per example's key
 
 
 def key(seed: int) -> Key:

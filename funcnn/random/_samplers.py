@@ -21,7 +21,8 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 import funcnn.numpy as fnp
 from funcnn.extend import (
-    Primitive, ShapeDtype, Tracer, broadcasting_rule, convert_element_type, def_abstract_eval, shape_of,
+    Primitive, ShapeDtype, Tracer, broadcasting_rule, convert_element_type, def_abstract_eval, def_batch,
+    elementwise_batch_rule, loop_batch_rule, shape_of,
 )
 from funcnn.random._checks import (
     Shape, as_int, as_shape, check_broadcast, check_key, float_dtype, integer_scalar, real_array,
@@ -50,6 +51,7 @@ def _bits_impl(key: Key, *, shape: tuple[int, ...], dtype: np.dtype[Any]) -> NDA
 
 _bits_p = Primitive("random_bits", _bits_impl)
 def_abstract_eval(_bits_p, _drawn)
+def_batch(_bits_p, loop_batch_rule(_bits_p))  # one draw per example's key
 
 
 def bits(key: Key, shape: Shape = (), dtype: DTypeLike = np.uint32) -> NDArray[Any]:
@@ -111,7 +113,9 @@ def _check_uniform_bounds(minval: Any, maxval: Any, dtype: np.dtype[Any]) -> Non
 _uniform_p = Primitive("random_uniform", _uniform_impl)
 _nextafter_p = Primitive("nextafter", np.nextafter)  # the float next to x toward y: no derivative
 def_abstract_eval(_uniform_p, _drawn)
+def_batch(_uniform_p, loop_batch_rule(_uniform_p))  # one draw per example's key
 def_abstract_eval(_nextafter_p, broadcasting_rule(_nextafter_p))
+def_batch(_nextafter_p, elementwise_batch_rule(_nextafter_p))
 
 
 def uniform(
@@ -195,6 +199,7 @@ def _normal_impl(key: Key, *, shape: tuple[int, ...], dtype: np.dtype[Any]) -> N
 
 _normal_p = Primitive("random_normal", _normal_impl)
 def_abstract_eval(_normal_p, _drawn)
+def_batch(_normal_p, loop_batch_rule(_normal_p))  # one draw per example's key
 
 
 def normal(key: Key, shape: Shape = (), dtype: DTypeLike = np.float32) -> NDArray[Any]:
@@ -256,6 +261,7 @@ def _truncated_normal_impl(key: Key, lower: Any, upper: Any, *, shape: tuple[int
 
 _truncated_normal_p = Primitive("random_truncated_normal", _truncated_normal_impl)
 def_abstract_eval(_truncated_normal_p, _drawn)
+def_batch(_truncated_normal_p, loop_batch_rule(_truncated_normal_p))  # one draw per example's key
 
 
 def truncated_normal(
@@ -327,6 +333,7 @@ def _bernoulli_impl(key: Key, p: Any, *, shape: tuple[int, ...]) -> NDArray[np.b
 
 _bernoulli_p = Primitive("random_bernoulli", _bernoulli_impl)
 def_abstract_eval(_bernoulli_p, lambda key, p, *, shape: ShapeDtype(shape, np.bool_))
+def_batch(_bernoulli_p, loop_batch_rule(_bernoulli_p))  # one draw per example's key
 
 
 def bernoulli(key: Key, p: ArrayLike = 0.5, shape: Shape | None = None) -> NDArray[np.bool_]:
@@ -388,6 +395,7 @@ def _check_int_bounds(low: int, high: int, dtype: np.dtype[Any]) -> None:
 
 _randint_p = Primitive("random_randint", _randint_impl)
 def_abstract_eval(_randint_p, _drawn)
+def_batch(_randint_p, loop_batch_rule(_randint_p))  # one draw per example's key
 
 
 def randint(

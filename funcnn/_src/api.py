@@ -12,6 +12,7 @@ from funcnn._src import core, ops
 from funcnn._src.core import Tracer, dtype_of, new_trace, shape_of
 from funcnn._src.forward import ForwardTrace, JVPTracer
 from funcnn._src.reverse import ReverseTrace, VJPTracer, backward_pass, coerce
+from funcnn._src.vmap import vmap
 
 ArgNums = int | Sequence[int]
 
@@ -231,7 +232,8 @@ def _flat_tangents(tangents: tuple, in_tree: Any, flat: list, primals: tuple) ->
 
 
 def jacrev(fun: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callable:
-    """The Jacobian of ``fun`` by reverse mode: one backward pass per output element.
+    """The Jacobian of ``fun`` by reverse mode: the backward pass ``vmap``-ed over the rows
+    of the identity (one vectorized pass for all output elements).
 
     For an output of shape ``S`` and an input of shape ``T`` the block has shape ``S + T``;
     pytree outputs and inputs give nested blocks (output structure outside).
@@ -247,32 +249,39 @@ def jacrev(fun: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callab
         dyn = tuple(args[i] for i in nums)
         result = vjp(_with_args(fun, args, kwargs, nums), *dyn, has_aux=has_aux)
         out_flat, out_tree = tree_util.tree_flatten(result[0])
-        blocks = []
-        for k, out in enumerate(out_flat):
-            rows = [tree_util.tree_leaves(result[1](tree_util.tree_unflatten(out_tree, _basis(out_flat, k, j))))
-                    for j in range(int(np.size(out)))]
-            in_flat = tree_util.tree_leaves(dyn)
-            blocks.append([ops.reshape(_stack([row[m] for row in rows], 0, shape_of(x), dtype_of(x)),
-                                       shape_of(out) + shape_of(x)) for m, x in enumerate(in_flat)])
+        in_flat = tree_util.tree_leaves(dyn)
+        basis = _identity_rows(out_flat)
+        if basis is None:  # no output elements: nothing to pull back
+            rows = [np.zeros((0,) + shape_of(x), dtype_of(x)) for x in in_flat]
+        else:
+            rows = tree_util.tree_leaves(vmap(result[1])(tree_util.tree_unflatten(out_tree, basis)))
+        per_output = [_split_rows(r, out_flat, 0) for r in rows]  # [input m][output k]
+        blocks = [[ops.reshape(per_output[m][k], shape_of(o) + shape_of(x)) for m, x in enumerate(in_flat)]
+                  for k, o in enumerate(out_flat)]
         jac = _assemble(blocks, out_tree, dyn, isinstance(argnums, int))
         return (jac, result[2]) if has_aux else jac
     return jac_fun
 
 
-def _stack(rows: list, axis: int, shape: tuple, dtype: Any) -> Any:
-    """``rows`` (each of ``shape``) stacked along a new first (``axis=0``) or last (``-1``) axis."""
-    if not rows:
-        return np.zeros((0,) + shape if axis == 0 else shape + (0,), dtype)
-    where = 0 if axis == 0 else len(shape)
-    one = shape[:where] + (1,) + shape[where:]
-    return ops.concatenate([ops.reshape(r, one) for r in rows], where)
+def _identity_rows(leaves: list) -> list | None:
+    """The rows of the identity over all elements of ``leaves``: leaf ``k`` of shape ``S`` gets
+    ``(n, *S)`` (``n`` elements in all), ones where row ``i`` is its own element. None if ``n`` is 0."""
+    sizes = [int(np.size(x)) for x in leaves]
+    n = sum(sizes)
+    if n == 0:
+        return None
+    eye = np.eye(n)
+    offsets = np.cumsum([0] + sizes)
+    return [eye[:, offsets[k]:offsets[k + 1]].astype(dtype_of(x)).reshape((n,) + shape_of(x))
+            for k, x in enumerate(leaves)]
 
 
-def _basis(leaves: list, k: int, j: int) -> list:
-    """Zeros shaped like ``leaves``, except a one at flat position ``j`` of leaf ``k``."""
-    out = [np.zeros(shape_of(x), dtype_of(x)) for x in leaves]
-    out[k].reshape(-1)[j] = 1
-    return out
+def _split_rows(stacked: Any, leaves: list, axis: int) -> list:
+    """``stacked`` cut along ``axis`` into one piece per leaf, by the leaves' sizes."""
+    sizes = tuple(int(np.size(x)) for x in leaves)
+    if len(sizes) == 1:
+        return [stacked]
+    return list(ops.split(stacked, sizes, axis % len(shape_of(stacked))))
 
 
 def _assemble(blocks: list, out_tree: Any, dyn: tuple, single: bool) -> Any:
@@ -285,7 +294,8 @@ def _assemble(blocks: list, out_tree: Any, dyn: tuple, single: bool) -> Any:
 
 
 def jacfwd(fun: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callable:
-    """The Jacobian of ``fun`` by forward mode: one tangent pass per input element.
+    """The Jacobian of ``fun`` by forward mode: ``jvp`` ``vmap``-ed over the columns of the
+    identity (one vectorized pass for all input elements).
 
     Blocks are laid out as in :func:`jacrev`.
 
@@ -300,22 +310,18 @@ def jacfwd(fun: Callable, argnums: ArgNums = 0, has_aux: bool = False) -> Callab
         dyn = tuple(args[i] for i in nums)
         partial = _with_args(fun, args, kwargs, nums)
         in_flat, in_tree = tree_util.tree_flatten(dyn)
-        columns = []  # columns[m][j]: output tangents for element j of input leaf m
-        out = aux = None
-        for m, x in enumerate(in_flat):
-            cols = []
-            for j in range(int(np.size(x))):
-                res = jvp(partial, dyn, tree_util.tree_unflatten(in_tree, _basis(in_flat, m, j)), has_aux=has_aux)
-                out, aux = res[0], (res[2] if has_aux else None)
-                cols.append(tree_util.tree_leaves(res[1]))
-            columns.append(cols)
-        if out is None:  # every input is empty: evaluate once for the output's shapes
+        basis = _identity_rows(in_flat)
+        if basis is None:  # every input is empty: evaluate once for the output's shapes
             res = jvp(partial, dyn, tree_util.tree_map(ops.zeros_like, dyn), has_aux=has_aux)
-            out, aux = res[0], (res[2] if has_aux else None)
+            columns = [ops.reshape(t, shape_of(t) + (0,)) for t in tree_util.tree_leaves(res[1])]
+        else:
+            along = vmap(lambda t: jvp(partial, dyn, t, has_aux=has_aux), out_axes=(None, -1, None)[:2 + has_aux])
+            res = along(tree_util.tree_unflatten(in_tree, basis))
+            columns = tree_util.tree_leaves(res[1])
+        out, aux = res[0], (res[2] if has_aux else None)
         out_flat, out_tree = tree_util.tree_flatten(out)
-        blocks = [[ops.reshape(_stack([col[k] for col in columns[m]], -1, shape_of(o), dtype_of(o)),
-                               shape_of(o) + shape_of(x))
-                   for m, x in enumerate(in_flat)] for k, o in enumerate(out_flat)]
+        blocks = [[ops.reshape(piece, shape_of(o) + shape_of(x))
+                   for piece, x in zip(_split_rows(c, in_flat, -1), in_flat)] for c, o in zip(columns, out_flat)]
         jac = _assemble(blocks, out_tree, dyn, isinstance(argnums, int))
         return (jac, aux) if has_aux else jac
     return jac_fun

@@ -16,7 +16,9 @@ import funcnn.numpy as fnp
 from funcnn import data as datasets
 from funcnn import losses, nn, optim, random, tree_util
 
-from benchmarks._workloads import LEARNING_RATE, Case, Runner, Skip, chain, nest, train_check, unnest
+from benchmarks._workloads import (
+    LEARNING_RATE, Case, Runner, Skip, chain, nest, per_example_check, train_check, unnest,
+)
 
 
 def versions() -> dict[str, str]:
@@ -180,10 +182,39 @@ def _trace(case: Case, data: dict, compile: Any) -> Runner:
                   info=lambda: {"equations": len(fn.make_graph(train_step)(*args).equations)})
 
 
+def _mlp(params: dict, x: Any) -> Any:
+    *hidden, last = (params[f"dense_{i}"] for i in range(len(params)))
+    for layer in hidden:
+        x = nn.relu(nn.dense(x, layer["w"], layer["b"]))
+    return nn.dense(x, last["w"], last["b"])
+
+
+def _per_example_grads(case: Case, data: dict, compile: Any) -> Runner:
+    """Per-example gradients as JAX users write them (``vmap(grad(loss), in_axes=(None, 0, 0))``
+    of one example's loss), or as the Jacobian of the per-example losses, or (for scale) the
+    one gradient of the batch's mean loss."""
+    def example_loss(params: dict, x: Any, label: Any) -> Any:
+        return losses.cross_entropy(_mlp(params, x[None]), label[None])
+
+    def losses_of(params: dict, x: Any, labels: Any) -> Any:
+        return losses.cross_entropy(_mlp(params, x), labels, reduction="none")
+
+    route = case.sizes["route"]
+    if route == "vmap":
+        grads = fn.vmap(fn.grad(example_loss), in_axes=(None, 0, 0))
+    elif route == "jacrev":
+        grads = fn.jacrev(losses_of)
+    else:
+        grads = fn.grad(lambda params, x, labels: losses.cross_entropy(_mlp(params, x), labels))
+    grads = compile(grads)
+    params, x, labels = nest(data["params"]), data["x"], data["labels"]
+    return Runner(lambda: grads(params, x, labels), lambda: per_example_check(lambda: unnest(grads(params, x, labels))))
+
+
 def make_workloads(compile: Any) -> dict[str, Any]:
     """The workload factories, with every timed function passed through ``compile``."""
     factories = {"mlp_step": _mlp_step, "cnn_step": _cnn_step, "conv": _conv, "overhead": _overhead,
-                 "mnist_epoch": _mnist_epoch, "trace": _trace}
+                 "mnist_epoch": _mnist_epoch, "trace": _trace, "per_example_grads": _per_example_grads}
     return {name: functools.partial(factory, compile=compile) for name, factory in factories.items()}
 
 

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from benchmarks._workloads import LEARNING_RATE, Case, Runner, chain, nest, train_check, unnest
+from benchmarks._workloads import LEARNING_RATE, Case, Runner, chain, nest, per_example_check, train_check, unnest
 
 
 def versions() -> dict[str, str]:
@@ -130,6 +130,33 @@ def _trace(data: dict) -> Runner:
                   info=lambda: {"equations": len(jax.make_jaxpr(_train_step())(params, x, labels).eqns)})
 
 
+def _per_example_grads(case: Case, data: dict, compile: Callable) -> Runner:
+    """``jax.vmap(jax.grad(loss))`` of one example's loss, ``jax.jacrev`` of the per-example losses,
+    or the batch's one gradient."""
+    def example_loss(params: dict, x: Any, label: Any) -> Any:
+        return _cross_entropy(_mlp(params, x[None]), label[None])
+
+    def losses_of(params: dict, x: Any, labels: Any) -> Any:
+        log_probs = jax.nn.log_softmax(_mlp(params, x))
+        return -jnp.take_along_axis(log_probs, labels[:, None], axis=1)[:, 0]
+
+    route = case.sizes["route"]
+    if route == "vmap":
+        grads = jax.vmap(jax.grad(example_loss), in_axes=(None, 0, 0))
+    elif route == "jacrev":
+        grads = jax.jacrev(losses_of)
+    else:
+        grads = jax.grad(lambda params, x, labels: _cross_entropy(_mlp(params, x), labels))
+    grads = compile(grads)
+    params = jax.tree_util.tree_map(jnp.asarray, nest(data["params"]))
+    x, labels = jnp.asarray(data["x"]), jnp.asarray(data["labels"].astype(np.int32))
+
+    def check() -> dict:
+        return per_example_check(lambda: {k: np.asarray(v) for k, v in unnest(grads(params, x, labels)).items()})
+
+    return Runner(lambda: jax.block_until_ready(grads(params, x, labels)), check)
+
+
 def make_workloads(compile: Callable) -> dict[str, Callable[[Case, dict], Runner]]:
     """The workload factories, with every function that gets timed passed through ``compile``."""
     return {
@@ -138,6 +165,7 @@ def make_workloads(compile: Callable) -> dict[str, Callable[[Case, dict], Runner
         "conv": lambda case, data: _conv(case, data, compile),
         "overhead": lambda case, data: _overhead(case, data, compile),
         "trace": lambda case, data: _trace(data),
+        "per_example_grads": lambda case, data: _per_example_grads(case, data, compile),
     }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import _numpy_conv
-from benchmarks._workloads import CHAIN_OPS, LEARNING_RATE, Case, Runner, train_check
+from benchmarks._workloads import per_example_check, CHAIN_OPS, LEARNING_RATE, Case, Runner, train_check
 
 
 def versions() -> dict[str, str]:
@@ -61,14 +61,20 @@ def _training(forward_backward: Any, data: dict) -> Runner:
 # --- mlp -------------------------------------------------------------------------------------
 
 
-def _mlp_forward_backward(params: dict, x: np.ndarray, labels: np.ndarray) -> tuple[float, dict]:
+def _mlp_forward(params: dict, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Every layer's input (for the backward pass) and the logits."""
     layers = len(params) // 2
     acts = [x]
     for i in range(layers - 1):
         h = acts[-1] @ params[f"dense_{i}.w"]
         h += params[f"dense_{i}.b"]
         acts.append(np.maximum(h, 0.0, out=h))
-    logits = acts[-1] @ params[f"dense_{layers - 1}.w"] + params[f"dense_{layers - 1}.b"]
+    return acts, acts[-1] @ params[f"dense_{layers - 1}.w"] + params[f"dense_{layers - 1}.b"]
+
+
+def _mlp_forward_backward(params: dict, x: np.ndarray, labels: np.ndarray) -> tuple[float, dict]:
+    layers = len(params) // 2
+    acts, logits = _mlp_forward(params, x)
     loss, d = _softmax_cross_entropy(logits, labels)
     grads = {}
     for i in reversed(range(layers)):
@@ -82,6 +88,33 @@ def _mlp_forward_backward(params: dict, x: np.ndarray, labels: np.ndarray) -> tu
 
 def mlp_step(case: Case, data: dict) -> Runner:
     return _training(_mlp_forward_backward, data)
+
+
+def _mlp_per_example_grads(params: dict, x: np.ndarray, labels: np.ndarray) -> dict:
+    """Each example's gradient by hand: the backward pass of the batch with each example's loss
+    unaveraged, and outer products per example instead of one product summed over the batch."""
+    layers = len(params) // 2
+    acts, logits = _mlp_forward(params, x)
+    d = _softmax_cross_entropy(logits, labels)[1] * np.float32(len(labels))  # each example's own loss
+    grads = {}
+    for i in reversed(range(layers)):
+        grads[f"dense_{i}.w"] = acts[i][:, :, None] * d[:, None, :]
+        grads[f"dense_{i}.b"] = d.copy()
+        if i:
+            d = d @ params[f"dense_{i}.w"].T
+            d *= acts[i] > 0
+    return grads
+
+
+def per_example_grads(case: Case, data: dict) -> Runner:
+    params, x, labels = data["params"], data["x"], data["labels"]
+    if case.sizes["route"] == "batched":
+        def grads() -> dict:
+            return _mlp_forward_backward(params, x, labels)[1]
+    else:  # by hand there is one way to get per-example gradients, whichever route a library takes
+        def grads() -> dict:
+            return _mlp_per_example_grads(params, x, labels)
+    return Runner(grads, lambda: per_example_check(grads))
 
 
 # --- cnn -------------------------------------------------------------------------------------
@@ -178,4 +211,5 @@ def overhead(case: Case, data: dict) -> Runner:
     return Runner(lambda: _chain_value_and_grad(x), check)
 
 
-WORKLOADS = {"mlp_step": mlp_step, "cnn_step": cnn_step, "conv": conv, "overhead": overhead}
+WORKLOADS = {"mlp_step": mlp_step, "cnn_step": cnn_step, "conv": conv, "overhead": overhead,
+             "per_example_grads": per_example_grads}

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks._workloads import LEARNING_RATE, Case, Runner, chain, train_check
+from benchmarks._workloads import LEARNING_RATE, Case, Runner, chain, per_example_check, train_check
 
 
 def versions() -> dict[str, str]:
@@ -111,4 +111,39 @@ def overhead(case: Case, data: dict) -> Runner:
     return Runner(value_and_grad, check)
 
 
-WORKLOADS = {"mlp_step": mlp_step, "cnn_step": cnn_step, "conv": conv, "overhead": overhead}
+def _functional_mlp(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    layers = len(params) // 2
+    for i in range(layers - 1):
+        x = F.relu(x @ params[f"dense_{i}.w"] + params[f"dense_{i}.b"])
+    return x @ params[f"dense_{layers - 1}.w"] + params[f"dense_{layers - 1}.b"]
+
+
+def per_example_grads(case: Case, data: dict) -> Runner:
+    """``torch.func``: ``vmap(grad(loss))`` of one example's loss, ``jacrev`` of the per-example
+    losses, or (for scale) the batch's one gradient; weights as a dict of tensors."""
+    from torch import func
+
+    def example_loss(params: dict, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(_functional_mlp(params, x[None]), label[None])
+
+    def losses_of(params: dict, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(_functional_mlp(params, x), labels, reduction="none")
+
+    route = case.sizes["route"]
+    if route == "vmap":
+        grads = func.vmap(func.grad(example_loss), in_dims=(None, 0, 0))
+    elif route == "jacrev":
+        grads = func.jacrev(losses_of)
+    else:
+        grads = func.grad(lambda params, x, labels: F.cross_entropy(_functional_mlp(params, x), labels))
+    params = {name: torch.from_numpy(p) for name, p in data["params"].items()}
+    x, labels = torch.from_numpy(data["x"]), torch.from_numpy(data["labels"])
+
+    def check() -> dict:
+        return per_example_check(lambda: {k: v.numpy() for k, v in grads(params, x, labels).items()})
+
+    return Runner(lambda: grads(params, x, labels), check)
+
+
+WORKLOADS = {"mlp_step": mlp_step, "cnn_step": cnn_step, "conv": conv, "overhead": overhead,
+             "per_example_grads": per_example_grads}

@@ -112,6 +112,19 @@ def _trace_cases(size: str) -> list[Case]:
                  checked=False)]
 
 
+PER_EXAMPLE_ROUTES = {
+    "vmap": "vmap(grad)",  # the gradient of each example's loss, vectorized over the batch
+    "jacrev": "jacrev of the losses",  # the Jacobian of the vector of per-example losses
+    "batched": "one batched grad",  # the gradient of the mean loss: the scale per-example work is judged by
+}
+
+
+def _per_example_cases(size: str) -> list[Case]:
+    batch, layers = (5, (12, 8, 6, 4, 3)) if size == "tiny" else (64, MLP_SIZES)
+    return [Case("per_example_grads", f"batch {batch}, {label}", {"batch": batch, "layers": layers, "route": route},
+                 unit="call") for route, label in PER_EXAMPLE_ROUTES.items()]
+
+
 WORKLOADS: dict[str, Callable[[str], list[Case]]] = {
     "mlp_step": _mlp_cases,
     "cnn_step": _cnn_cases,
@@ -119,6 +132,7 @@ WORKLOADS: dict[str, Callable[[str], list[Case]]] = {
     "overhead": _overhead_cases,
     "mnist_epoch": _mnist_cases,
     "trace": _trace_cases,
+    "per_example_grads": _per_example_cases,
 }
 
 
@@ -149,7 +163,7 @@ def make_data(case: Case) -> dict[str, Any]:
     """Inputs and initial weights for ``case``: ``{"params": {name: array}, ...}``, float32."""
     rng = np.random.default_rng(SEED)
     s = case.sizes
-    if case.workload in ("mlp_step", "trace"):  # trace: the graph of the mlp_step training step
+    if case.workload in ("mlp_step", "trace", "per_example_grads"):  # trace: the graph of the mlp_step step
         layers = s["layers"]
         params: dict[str, np.ndarray] = {}
         for i, (fan_in, fan_out) in enumerate(zip(layers[:-1], layers[1:])):
@@ -207,6 +221,12 @@ def chain(m: Any) -> Callable[[Any], Any]:
             x = m.tanh(m.sin(x) * 1.01) + 0.1
         return m.sum(x)
     return f
+
+
+def per_example_check(grads: Callable[[], dict]) -> dict:
+    """Check figures of a per_example_grads case: its gradients by canonical name (a leading batch
+    axis for the per-example routes)."""
+    return {f"grad {name}": value for name, value in grads().items()}
 
 
 def train_check(step: Callable[[], float], grads: Callable[[], dict]) -> dict:

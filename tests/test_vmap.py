@@ -114,7 +114,8 @@ def test_every_primitive_has_a_batching_rule():
 
     for module in pkgutil.walk_packages(fn.__path__, "funcnn."):
         importlib.import_module(module.name)
-    missing = [f"{p.name} ({p.module})" for p in extend.primitives() if not extend.has_batch_rule(p)]
+    missing = [f"{p.name} ({p.module})" for p in extend.primitives()
+               if p.module.startswith("funcnn") and not extend.has_batch_rule(p)]
     assert not missing, f"primitives without a batching rule: {missing}"
 
 

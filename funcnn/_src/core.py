@@ -35,16 +35,19 @@ class Primitive:
     are static: small, hashable and never traced (axes, shapes, dtypes). With
     ``multiple_results`` the implementation returns a tuple, and so does ``bind``.
     ``broadcasts`` marks elementwise primitives whose operands broadcast against each other.
+    ``fresh`` promises that ``impl`` returns a new C-ordered array viewing none of its
+    operands (as ``np.matmul`` does): ``jit`` may then reuse the result's buffer.
     """
 
-    __slots__ = ("name", "impl", "multiple_results", "broadcasts", "module", "__weakref__")
+    __slots__ = ("name", "impl", "multiple_results", "broadcasts", "fresh", "module", "__weakref__")
 
     def __init__(self, name: str, impl: Callable[..., Any], *, multiple_results: bool = False,
-                 broadcasts: bool = False) -> None:
+                 broadcasts: bool = False, fresh: bool = False) -> None:
         self.name = name
         self.impl = impl
         self.multiple_results = multiple_results
         self.broadcasts = broadcasts
+        self.fresh = fresh
         self.module = sys._getframe(1).f_globals.get("__name__", "")  # the op family that defines it
         PRIMITIVES.append(self)
 

@@ -160,7 +160,7 @@ def _root(x: np.ndarray) -> Any:
 
 def _fresh(eq: Any) -> bool:
     """Whether the primitive returns new arrays that view nothing (a ufunc, ``matmul``)."""
-    return isinstance(eq.prim.impl, np.ufunc) or eq.prim.impl is np.matmul
+    return isinstance(eq.prim.impl, np.ufunc) or eq.prim.fresh
 
 
 def _owned_buffers(graph: Graph, donated: Sequence[Var]) -> set[Var]:
@@ -181,7 +181,7 @@ def _c_ordered(graph: Graph, inputs: Sequence[Var]) -> set[Var]:
     result's full shape are all known to be (NumPy lays a new result out like those)."""
     known = set(inputs)
     for eq in graph.equations:
-        if eq.prim.impl is np.matmul:
+        if eq.prim.fresh:
             known.update(eq.outputs)
         elif isinstance(eq.prim.impl, np.ufunc) and eq.prim.impl.nout == 1 and not eq.params:
             shape = eq.outputs[0].aval.shape

@@ -61,7 +61,16 @@ def _matmul_rule(a: ShapeDtype, b: ShapeDtype) -> ShapeDtype:
     return ShapeDtype(batch + rows + cols, np.result_type(a.dtype, b.dtype))
 
 
-_matmul_p = Primitive("matmul", np.matmul)
+def _matmul_impl(a: Any, b: Any) -> np.ndarray:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == 1:
+        # a contraction of length one is an outer product: a broadcast multiply runs 2-3x faster than
+        # NumPy's matmul of stacked (n, 1) by (1, m) matrices (per-example weight gradients are these)
+        return np.multiply(a, b, order="C")
+    return np.matmul(a, b)
+
+
+_matmul_p = Primitive("matmul", _matmul_impl, fresh=True)
 def_abstract_eval(_matmul_p, _matmul_rule)
 def_vjp(_matmul_p, lambda ans, a, b: lambda g: _matmul_ct_a(g, a, b),
         lambda ans, a, b: lambda g: _matmul_ct_b(g, a, b))

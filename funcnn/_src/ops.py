@@ -15,6 +15,8 @@ primitives) through ``funcnn.extend``.
 """
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 import numpy as np
@@ -88,8 +90,12 @@ def stop_gradient(x: Any) -> Any:
 
 
 def reshape(x: Any, shape: tuple) -> Any:
-    """``x`` with a new shape of the same size, in C order (all sizes given, no -1)."""
-    shape = tuple(shape)
+    """``x`` with a new shape of the same size, in C order; one size may be -1 (the rest)."""
+    shape = tuple(int(d) for d in shape)
+    if -1 in shape:
+        known = math.prod(d for d in shape if d != -1)
+        rest = math.prod(shape_of(x)) // known if known else 0
+        shape = tuple(rest if d == -1 else d for d in shape)
     return x if shape_of(x) == shape else reshape_p.bind(x, shape=shape)
 
 
@@ -167,7 +173,13 @@ def_abstract_eval(sum_to_shape_p, lambda x, shape: ShapeDtype(shape, x.dtype))
 def_abstract_eval(broadcast_to_p, _broadcast_rule)
 def_abstract_eval(convert_element_type_p, lambda x, dtype: ShapeDtype(x.shape, dtype))
 def_abstract_eval(stop_gradient_p, same_as_first)
-def_abstract_eval(reshape_p, lambda x, shape: ShapeDtype(shape, x.dtype))
+def _reshape_rule(x: ShapeDtype, shape: tuple) -> ShapeDtype:
+    if any(d < 0 for d in shape) or math.prod(shape) != math.prod(x.shape):
+        raise ValueError(f"reshape: cannot reshape {x.short()} to {shape}")
+    return ShapeDtype(shape, x.dtype)
+
+
+def_abstract_eval(reshape_p, _reshape_rule)
 def_abstract_eval(transpose_p, lambda x, axes: ShapeDtype(tuple(x.shape[a] for a in axes), x.dtype))
 def_abstract_eval(concatenate_p, _concatenate_rule)
 def_abstract_eval(split_p, _split_rule)

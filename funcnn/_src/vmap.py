@@ -25,7 +25,8 @@ def _leaf_axes(axes: Axes, tree: Any, what: str, path: str = "") -> list[int | N
     if axes is None or isinstance(axes, int) and not isinstance(axes, bool):
         return [axes] * len(tree_util.tree_leaves(tree))
     if isinstance(axes, (tuple, list)) and isinstance(tree, (tuple, list)) and len(axes) == len(tree):
-        return [a for i, (ax, sub) in enumerate(zip(axes, tree)) for a in _leaf_axes(ax, sub, what, f"{path}[{i}]")]
+        inner = [f"argument {i}" if what == "in_axes" and not path else f"{path}[{i}]" for i in range(len(tree))]
+        return [a for ax, sub, where in zip(axes, tree, inner) for a in _leaf_axes(ax, sub, what, where)]
     if isinstance(axes, dict) and isinstance(tree, dict) and set(axes) == set(tree):
         keys = tree_util.tree_unflatten(tree_util.tree_structure({k: 0 for k in tree}), list(range(len(tree))))
         ordered = sorted(keys.items(), key=lambda kv: kv[1])  # the order tree_flatten uses
@@ -67,8 +68,8 @@ def vmap(fun: Callable, in_axes: Axes = 0, out_axes: Axes = 0, axis_size: int | 
         size = _axis_size(with_path, axes, axis_size)
         with new_trace(BatchTrace) as trace:
             trace.axis_size = size
-            leaves = [leaf if ax is None else BatchTracer(trace, leaf, _normalize(ax, leaf, path))
-                      for (path, leaf), ax in zip(with_path, axes)]
+            leaves = [leaf if ax is None else BatchTracer(trace, leaf, _normalize(ax, leaf))
+                      for (_, leaf), ax in zip(with_path, axes)]
             a, k = tree_util.tree_unflatten(tree, leaves)
             out = fun(*a, **k)
         out_flat, out_tree = tree_util.tree_flatten(out)
@@ -78,12 +79,14 @@ def vmap(fun: Callable, in_axes: Axes = 0, out_axes: Axes = 0, axis_size: int | 
     return mapped
 
 
-def _normalize(axis: int, leaf: Any, path: Any) -> int:
-    ndim = len(shape_of(leaf))
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"vmap: in_axes {axis} is out of range for the argument at {tree_util.keystr(path)} "
-                         f"of shape {shape_of(leaf)}")
-    return axis % ndim
+def _normalize(axis: int, leaf: Any) -> int:
+    return axis % len(shape_of(leaf))
+
+
+def _argument(path: tuple) -> str:
+    """Where a leaf of ``(args, kwargs)`` is, in words: ``argument 0['w']``, ``keyword argument scale``."""
+    positional, name, inner = path[0].idx == 0, path[1], tree_util.keystr(path[2:])
+    return f"argument {name.idx}{inner}" if positional else f"keyword argument {name.key}{inner}"
 
 
 def _axis_size(with_path: list, axes: list, axis_size: int | None) -> int:
@@ -93,11 +96,11 @@ def _axis_size(with_path: list, axes: list, axis_size: int | None) -> int:
         if ax is not None:
             ndim = len(shape_of(leaf))
             if not -ndim <= ax < ndim:
-                raise ValueError(f"vmap: in_axes {ax} is out of range for the argument at "
-                                 f"{tree_util.keystr(path) or 'the top level'} of shape {shape_of(leaf)}")
-            sizes[tree_util.keystr(path) or "the argument"] = shape_of(leaf)[ax]
+                raise ValueError(f"vmap: in_axes {ax} is out of range for {_argument(path)} of shape "
+                                 f"{shape_of(leaf)}")
+            sizes[_argument(path)] = shape_of(leaf)[ax]
     if len(set(sizes.values())) > 1:
-        listed = ", ".join(f"{where}: {n}" for where, n in sizes.items())
+        listed = ", ".join(f"{where} has {n}" for where, n in sizes.items())
         raise ValueError(f"vmap: the mapped axes have different sizes ({listed})")
     if sizes:
         size = next(iter(sizes.values()))

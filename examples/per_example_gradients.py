@@ -5,10 +5,16 @@ Each step takes the gradient of every example's loss separately,
 most ``--clip`` (so that no one example can move the model much), adds them up, adds
 Gaussian noise of standard deviation ``--noise * --clip`` drawn from an explicit key, and
 divides by the batch size (Abadi et al., 2016). The same model is then trained without
-privacy (one batched gradient per step) for comparison. The default run reaches about
-96-97 % test accuracy privately and 98 % without.
+privacy (one batched gradient per step, SGD with momentum) for comparison.
 
-    python examples/per_example_gradients.py [--epochs 5] [--batch-size 128] [--clip 1.0] [--noise 1.0]
+The default model is a small tanh CNN (26,000 parameters: the noise grows with their
+number); on standardized pixels, with clip 1.0, noise multiplier 1.0 and batch 256, five
+epochs reach 96.6 % test accuracy privately and 98.5 % without (about 20 s per epoch on
+two cores). ``--model mlp`` trains a 784-128-10 MLP instead, which stalls near 91 %.
+The privacy budget (epsilon) is not computed here; an accountant for the sampled Gaussian
+mechanism gives it from the sampling rate, the noise multiplier and the number of steps.
+
+    python examples/per_example_gradients.py [--epochs 5] [--batch-size 256] [--clip 1.0] [--noise 1.0] [--model cnn]
 """
 from __future__ import annotations
 
@@ -19,9 +25,9 @@ import numpy as np
 
 import funcnn as fn
 import funcnn.numpy as fnp
-from funcnn import data, losses, optim, random, tree_util
+from funcnn import data, losses, nn, optim, random, tree_util
 
-SIZES = (784, 128, 10)
+SIZES = (784, 128, 10)  # the MLP; the CNN (the default) is below
 
 
 def init_params(key, sizes=SIZES):
@@ -36,11 +42,43 @@ def init_params(key, sizes=SIZES):
 
 
 def predict(params, x):
+    """Logits of the CNN or the MLP, whichever ``params`` are for."""
+    return predict_cnn(params, x) if "conv_0" in params else predict_mlp(params, x)
+
+
+def predict_mlp(params, x):
     """Logits for a batch of flattened images (or for one image, of shape (784,))."""
     layers = [params[f"dense_{i}"] for i in range(len(params))]
     for layer in layers[:-1]:
         x = fnp.tanh(x @ layer["w"] + layer["b"])
     return x @ layers[-1]["w"] + layers[-1]["b"]
+
+
+def init_cnn(key):
+    """A small CNN for private training (few parameters: less noise in all): conv 16 8x8 /2,
+    pool, conv 32 4x4 /2, pool, dense 32, dense 10, as in Opacus's MNIST example."""
+    shapes = {"conv_0": (16, 1, 8, 8), "conv_1": (32, 16, 4, 4), "dense_0": (512, 32), "dense_1": (32, 10)}
+    params = {}
+    for name, shape in shapes.items():
+        key, sub = random.split(key)
+        fan_in = int(np.prod(shape[1:])) if name.startswith("conv") else shape[0]
+        bound = 1 / np.sqrt(fan_in)
+        params[name] = {"w": random.uniform(sub, shape, np.float32, -bound, bound),
+                        "b": np.zeros(shape[0] if name.startswith("conv") else shape[1], np.float32)}
+    return params
+
+
+def predict_cnn(params, x):
+    """Logits for images of shape (batch, 784), or (784,) for one."""
+    single = x.ndim == 1
+    x = fnp.reshape(x, (-1, 1, 28, 28))
+    x = fnp.tanh(nn.conv2d(x, params["conv_0"]["w"], params["conv_0"]["b"], stride=2, padding=3))
+    x = nn.max_pool2d(x, 2, stride=1)
+    x = fnp.tanh(nn.conv2d(x, params["conv_1"]["w"], params["conv_1"]["b"], stride=2))
+    x = fnp.reshape(nn.max_pool2d(x, 2, stride=1), (x.shape[0], -1))
+    x = fnp.tanh(x @ params["dense_0"]["w"] + params["dense_0"]["b"])
+    logits = x @ params["dense_1"]["w"] + params["dense_1"]["b"]
+    return logits[0] if single else logits
 
 
 def example_loss(params, x, label):
@@ -72,19 +110,22 @@ def accuracy(params, x, labels, batch_size=2000):
     return hits / len(labels)
 
 
-def make_steps(optimizer, clip, noise):
-    """The private training step and the ordinary one, both compiled with ``jit``."""
+def make_private_step(optimizer, clip, noise):
+    """One DP-SGD step, compiled with ``jit``."""
     def private_step(params, opt_state, x, labels, key):
         grads = private_gradient(params, x, labels, key, clip, noise)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optim.apply_updates(params, updates), opt_state
+    return fn.jit(private_step, donate_argnums=(0, 1))
 
+
+def make_plain_step(optimizer):
+    """The ordinary step (one batched gradient, no clipping, no noise), for comparison."""
     def plain_step(params, opt_state, x, labels, key):
         grads = fn.grad(lambda p: losses.cross_entropy(predict(p, x), labels))(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optim.apply_updates(params, updates), opt_state
-
-    return fn.jit(private_step, donate_argnums=(0, 1)), fn.jit(plain_step, donate_argnums=(0, 1))
+    return fn.jit(plain_step, donate_argnums=(0, 1))
 
 
 def train(step, params, optimizer, x_train, y_train, x_test, y_test, args, key, name):
@@ -100,15 +141,16 @@ def train(step, params, optimizer, x_train, y_train, x_test, y_test, args, key, 
     return accuracy(params, x_test, y_test)
 
 
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=("cnn", "mlp"), default="cnn")
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--momentum", type=float, default=0.0)
-    parser.add_argument("--adam", action="store_true")
-    parser.add_argument("--standardize", action="store_true")
-    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=0.5, help="SGD learning rate of the private run")
+    parser.add_argument("--baseline-lr", type=float, default=0.05, help="SGD learning rate of the non-private run")
     parser.add_argument("--clip", type=float, default=1.0, help="the L2 norm each example's gradient is clipped to")
     parser.add_argument("--noise", type=float, default=1.0, help="noise standard deviation, in units of --clip")
     parser.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
@@ -118,22 +160,21 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     x_train, y_train, x_test, y_test = data.mnist(args.data_dir, flatten=True)
-    if args.standardize:
-        x_train, x_test = (x_train - 0.1307) / 0.3081, (x_test - 0.1307) / 0.3081
+    x_train, x_test = (x_train - MNIST_MEAN) / MNIST_STD, (x_test - MNIST_MEAN) / MNIST_STD
     if args.train_size:
         x_train, y_train = x_train[: args.train_size], y_train[: args.train_size]
     key, init_key = random.split(random.key(args.seed))
-    optimizer = optim.adam(args.lr) if args.adam else optim.sgd(args.lr, momentum=args.momentum)
-    private_step, plain_step = make_steps(optimizer, args.clip, args.noise)
-    q = args.batch_size / len(x_train)
-    print(f"DP-SGD: clip {args.clip}, noise multiplier {args.noise}, sampling rate {q:.4f}, "
-          f"{args.epochs * (len(x_train) // args.batch_size)} steps")
-    private = train(private_step, init_params(init_key, (784, args.hidden, 10)), optimizer, x_train, y_train, x_test, y_test, args, key,
-                    "private")
+    init = init_cnn if args.model == "cnn" else init_params
+    print(f"DP-SGD on a {args.model}: clip {args.clip}, noise multiplier {args.noise}, sampling rate "
+          f"{args.batch_size / len(x_train):.4f}, {args.epochs * (len(x_train) // args.batch_size)} steps")
+    optimizer = optim.sgd(args.lr)
+    private_step = make_private_step(optimizer, args.clip, args.noise)
+    private = train(private_step, init(init_key), optimizer, x_train, y_train, x_test, y_test, args, key, "private")
     print(f"private test accuracy: {private:.4f}")
     if not args.no_baseline:
-        plain = train(plain_step, init_params(init_key, (784, args.hidden, 10)), optimizer, x_train, y_train, x_test, y_test, args, key,
-                      "non-private")
+        optimizer = optim.sgd(args.baseline_lr, momentum=0.9)
+        plain = train(make_plain_step(optimizer), init(init_key), optimizer, x_train, y_train, x_test, y_test, args,
+                      key, "non-private")
         print(f"non-private test accuracy: {plain:.4f}")
     return private
 

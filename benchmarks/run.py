@@ -480,7 +480,8 @@ def _ratio(r: float | None) -> str:
     return "-" if r is None else f"{r:.2f}x"
 
 
-HEADER = f"{'case':<34}{'impl':<10}{'median':>13}{'steps/s':>11}{'vs torch':>10}{'spread':>8}  note"
+CASE_WIDTH = 50  # the longest case title, "per_example_grads batch 64, jacrev of the losses", and a gap
+HEADER = f"{'case':<{CASE_WIDTH}}{'impl':<10}{'median':>13}{'steps/s':>11}{'vs torch':>10}{'spread':>8}  note"
 
 
 def format_row(row: Row) -> list[str]:
@@ -489,7 +490,8 @@ def format_row(row: Row) -> list[str]:
     for name, status in row.status.items():
         if status != "ok":
             loud = "MISMATCH: " if status == "mismatch" else f"{status}: "
-            lines.append(f"{title:<34}{name:<10}{'-':>13}{'-':>11}{'-':>10}{'':>8}  {loud}{row.notes[name]}")
+            lines.append(f"{title:<{CASE_WIDTH}}{name:<10}{'-':>13}{'-':>11}{'-':>10}{'':>8}  "
+                         f"{loud}{row.notes[name]}")
         else:
             per = row.median(name)
             unit = f"/{row.case.unit}" if row.case.per > 1 else ""
@@ -497,12 +499,12 @@ def format_row(row: Row) -> list[str]:
             note = ", ".join(f"{k} {v:.4f}" for k, v in row.info.get(name, {}).items())
             if name == row.reference:
                 note = ", ".join(filter(None, [note, "check reference"]))
-            lines.append(f"{title:<34}{name:<10}{_seconds(per) + unit:>13}{rate:>11.1f}"
+            lines.append(f"{title:<{CASE_WIDTH}}{name:<10}{_seconds(per) + unit:>13}{rate:>11.1f}"
                          f"{_ratio(row.ratio(name)):>10}{'±' + format(row.spread(name), '.0%'):>8}  {note}")
         title = ""
     if row.redone or row.disturbed:
-        lines.append(f"{'':<34}({row.redone} rounds taken again and {row.disturbed} kept while other processes "
-                     "used the CPUs)")
+        lines.append(f"{'':<{CASE_WIDTH}}({row.redone} rounds taken again and {row.disturbed} kept while other "
+                     "processes used the CPUs)")
     return lines
 
 
@@ -513,7 +515,7 @@ def summary(rows: list[Row], names: list[str]) -> list[str]:
         return ["", "no ratios: PyTorch was not measured (add torch to --impls, or install torch==2.13.0)"]
     width = max([10] + [len(n) + 2 for n in shown])
     lines = ["", "time relative to PyTorch (median over rounds of the per-round ratio; lower is faster)",
-             f"{'case':<34}" + "".join(f"{n:>{width}}" for n in shown)]
+             f"{'case':<{CASE_WIDTH}}" + "".join(f"{n:>{width}}" for n in shown)]
     for row in rows:
         if "torch" not in row.samples:
             continue
@@ -522,7 +524,7 @@ def summary(rows: list[Row], names: list[str]) -> list[str]:
             status = row.status.get(n)
             cells.append(_ratio(row.ratio(n)) if status == "ok" else {"mismatch": "MISMATCH", None: "-"}.get(
                 status, status or "-"))
-        lines.append(f"{row.case.title:<34}" + "".join(f"{c:>{width}}" for c in cells))
+        lines.append(f"{row.case.title:<{CASE_WIDTH}}" + "".join(f"{c:>{width}}" for c in cells))
     return lines
 
 

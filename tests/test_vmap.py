@@ -464,3 +464,18 @@ def test_conv_per_example_gradients_match_jax():
     ours = fn.vmap(fn.grad(lambda w, x: loss(lax, w, x)), in_axes=(None, 0))(w, x)
     theirs = jax.vmap(jax.grad(lambda w, x: loss(jax.lax, w, x)), in_axes=(None, 0))(w, x)
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=10)
+@given(program=programs(), seed=st.integers(0, 2**31 - 1))
+def test_random_programs_match_torch_func_vmap(program, seed):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed; pip install torch==2.13.0")
+    from test_oracles import TorchNamespace
+
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(-1.5, 1.5, (2, 5, 3, 4))
+    f, g = build(program, fnp), build(program, TorchNamespace(torch))
+    ours = fn.vmap(fn.grad(f, argnums=(0, 1)))(x, y)
+    theirs = torch.func.vmap(torch.func.grad(g, argnums=(0, 1)))(torch.tensor(x), torch.tensor(y))
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-9, atol=1e-9)

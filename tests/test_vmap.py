@@ -479,3 +479,16 @@ def test_random_programs_match_torch_func_vmap(program, seed):
     theirs = torch.func.vmap(torch.func.grad(g, argnums=(0, 1)))(torch.tensor(x), torch.tensor(y))
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b.numpy(), rtol=1e-9, atol=1e-9)
+
+
+def test_reading_one_examples_value_inside_vmap_is_an_error():
+    from funcnn.extend import ConcretizationError
+
+    with pytest.raises(ConcretizationError, match=r"bool\(\).*inside vmap.*differs between examples.*lax.cond"):
+        fn.vmap(lambda x: x if x.sum() > 0 else -x)(np.ones((3, 2)))
+    with pytest.raises(ConcretizationError, match="boolean mask.*inside vmap"):
+        fn.vmap(lambda x, m: x[m])(np.ones((3, 2)), np.ones((3, 2), bool))
+    with pytest.raises(ConcretizationError, match=r"float\(\).*inside vmap"):
+        fn.vmap(lambda x: float(x))(np.ones(3))
+    shared = fn.vmap(lambda x, s: x * 2 if s > 0 else x, in_axes=(0, None))(np.ones(3), np.float64(1.0))
+    np.testing.assert_array_equal(shared, [2.0, 2.0, 2.0])  # a shared value is still an ordinary value

@@ -33,7 +33,11 @@ def def_batch(prim: Primitive, rule: BatchRule) -> None:
 
 
 class BatchTracer(Tracer):
+    """A batch of examples seen as one: ``primal`` holds them all along axis ``dim``, and
+    ``shape`` is one example's. No one example's value can be read (``bool``, ``float``)."""
+
     __slots__ = ("dim",)
+    per_example = True
 
     def __init__(self, trace: Trace, primal: Any, dim: int) -> None:
         self._trace = trace

@@ -97,7 +97,8 @@ def check_finite(value: Any, what: str) -> None:
     """Raise ``FloatingPointError`` when a floating ``value`` holds NaN or Inf (``debug_nans``)."""
     if _abstract_below(value):
         return  # a traced graph holds no numbers to check; its replay checks them
-    value = concrete(value)
+    while isinstance(value, Tracer):  # a batch of examples is checked whole
+        value = value.primal
     if np.issubdtype(dtype_of(value), np.inexact) and not np.all(np.isfinite(value)):
         raise FloatingPointError(f"debug_nans: {what} contains NaN or Inf")
 
@@ -130,6 +131,8 @@ class Tracer:
     __array_priority__ = 1000
     __hash__ = None  # type: ignore[assignment]  # like ndarray: == is elementwise
     abstract = False
+    # set by tracers whose value is a batch of examples (vmap): one example has no value to read
+    per_example = False
 
     def __init__(self, trace: Trace, primal: Any) -> None:
         self._trace = trace
@@ -186,7 +189,7 @@ class Tracer:
         )
 
     def __repr__(self) -> str:
-        if _abstract_below(self):
+        if _abstract_below(self) or _per_example_below(self):
             return f"{type(self).__name__}<{self._trace!r}>(abstract {self.dtype}{list(self.shape)})"
         return f"{type(self).__name__}<{self._trace!r}>({concrete(self)!r})"
 
@@ -195,6 +198,13 @@ class ConcretizationError(TypeError):
     """A Python-level decision or conversion needed the value of an abstract traced value."""
 
     def __init__(self, tracer: Tracer, what: str) -> None:
+        if tracer.per_example:
+            super().__init__(
+                f"{what} needs a concrete value, but inside vmap a value (shape {tuple(tracer.shape)}, dtype "
+                f"{tracer.dtype} per example) differs between examples, so it has no one value to read. "
+                "Express the choice with array operations (funcnn.numpy.where, funcnn.numpy.maximum, ...) or "
+                "funcnn.lax.cond / while_loop, which vmap batches.")
+            return
         super().__init__(
             f"{what} needs a concrete value, but here the value is traced abstractly (shape "
             f"{tuple(tracer.shape)}, dtype {tracer.dtype}): inside make_graph (or jit) a function runs "
@@ -212,10 +222,18 @@ def concrete(x: Any, what: str = "this operation") -> Any:
     """
     top = x
     while isinstance(x, Tracer):
-        if x.abstract:
-            raise ConcretizationError(top, what)
+        if x.abstract or x.per_example:
+            raise ConcretizationError(x if x.per_example else top, what)
         x = x.primal
     return x
+
+
+def _per_example_below(x: Any) -> bool:
+    while isinstance(x, Tracer):
+        if x.per_example:
+            return True
+        x = x.primal
+    return False
 
 
 def _abstract_below(x: Any) -> bool:

@@ -229,16 +229,17 @@ def concrete(x: Any, what: str = "this operation") -> Any:
 
 
 def _per_example_below(x: Any) -> bool:
-    while isinstance(x, Tracer):
-        if x.per_example:
-            return True
-        x = x.primal
-    return False
+    return _below(x, "per_example")
 
 
 def _abstract_below(x: Any) -> bool:
+    return _below(x, "abstract")
+
+
+def _below(x: Any, flag: str) -> bool:
+    """Whether ``x`` or a tracer under it has ``flag`` set."""
     while isinstance(x, Tracer):
-        if x.abstract:
+        if getattr(x, flag):
             return True
         x = x.primal
     return False

@@ -10,7 +10,7 @@ import funcnn.numpy as fnp
 
 from ..tree_util import tree_map
 from ._base import GradientTransformation, Params, Scalar, Updates
-from ._checks import check_decay_rate, check_non_negative, check_state, may_be_nonzero
+from ._checks import check_decay_rate, check_non_negative, check_params, check_updates, may_be_nonzero
 from ._numerics import as_float64, bias_correction, cast_like, ema, ema_of_square, full_like_tree, new_count, next_count
 
 __all__ = ["ScaleByAdamState", "ScaleByNadamState", "scale_by_adam", "scale_by_nadam"]
@@ -65,13 +65,13 @@ def scale_by_adam(
     add_eps_root = may_be_nonzero(eps_root)
 
     def init_fn(params: Params) -> ScaleByAdamState:
+        check_params(params, "scale_by_adam")
         return ScaleByAdamState(count=new_count(), mu=full_like_tree(params), nu=full_like_tree(params))
 
     def update_fn(
         updates: Updates, state: ScaleByAdamState, params: Params | None = None
     ) -> tuple[Updates, ScaleByAdamState]:
-        del params
-        check_state(state.mu, updates, "scale_by_adam")
+        check_updates(updates, params, "scale_by_adam", state.mu)
         mu = tree_map(lambda g, m: ema(b1, m, g), updates, state.mu)
         nu = tree_map(lambda g, v: ema_of_square(b2, v, g), updates, state.nu)
         count = next_count(state.count)
@@ -149,6 +149,7 @@ def scale_by_nadam(
         return b1 * (1.0 - 0.5 * fnp.power(0.96, t * momentum_decay))
 
     def init_fn(params: Params) -> ScaleByNadamState:
+        check_params(params, "scale_by_nadam")
         return ScaleByNadamState(
             count=new_count(),
             mu_product=np.asarray(1.0, dtype=np.float64),
@@ -159,8 +160,7 @@ def scale_by_nadam(
     def update_fn(
         updates: Updates, state: ScaleByNadamState, params: Params | None = None
     ) -> tuple[Updates, ScaleByNadamState]:
-        del params
-        check_state(state.mu, updates, "scale_by_nadam")
+        check_updates(updates, params, "scale_by_nadam", state.mu)
         mu = tree_map(lambda g, m: ema(b1, m, g), updates, state.mu)
         nu = tree_map(lambda g, v: ema_of_square(b2, v, g), updates, state.nu)
         count = next_count(state.count)

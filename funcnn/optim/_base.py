@@ -9,7 +9,8 @@ import funcnn.numpy as fnp
 from funcnn import config
 from funcnn.extend import ConcretizationError, Tracer, dtype_of, shape_of
 
-from ..tree_util import check_same_structure, keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
+from ..tree_util import check_same_structure, tree_flatten, tree_unflatten
+from ._checks import check_params, check_updates, leaf_path
 
 __all__ = [
     "EmptyState",
@@ -57,6 +58,12 @@ class TransformUpdateFn(Protocol):
 class GradientTransformation(NamedTuple):
     """A pair of pure functions that turns gradients into parameter updates.
 
+    The ``init`` and ``update`` of every transformation in ``funcnn.optim`` check
+    their arguments first, reading only structures, shapes and dtypes: an integer
+    or bool leaf raises ``TypeError``, and a gradient whose tree or shape differs
+    from the parameters' (or the state's) raises ``ValueError``, each naming the
+    key path, instead of returning wrong numbers.
+
     Attributes
     ----------
     init : callable, ``init(params) -> state``
@@ -91,16 +98,21 @@ class EmptyState(NamedTuple):
     """The state of a transformation that keeps nothing between steps."""
 
 
-def stateless(fn: Callable[[Updates, Params | None], Updates]) -> GradientTransformation:
-    """A transformation with no state whose update is ``fn(updates, params)``."""
+def stateless(fn: Callable[[Updates, Params | None], Updates], name: str) -> GradientTransformation:
+    """A transformation with no state whose update is ``fn(updates, params)``.
+
+    ``name`` starts its error messages: its ``init`` and ``update`` check their
+    arguments as every transformation's do (see ``check_updates``).
+    """
 
     def init_fn(params: Params) -> EmptyState:
-        del params
+        check_params(params, name)
         return EmptyState()
 
     def update_fn(
         updates: Updates, state: OptState, params: Params | None = None
     ) -> tuple[Updates, EmptyState]:
+        check_updates(updates, params, name)
         return fn(updates, params), state
 
     return GradientTransformation(init_fn, update_fn)
@@ -203,18 +215,13 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     for i, (p, u) in enumerate(zip(p_leaves, u_leaves)):
         if shape_of(p) != shape_of(u):
             raise ValueError(
-                f"apply_updates: param{_leaf_path(params, i)} has shape {shape_of(p)} but its "
+                f"apply_updates: param{leaf_path(params, i)} has shape {shape_of(p)} but its "
                 f"update has shape {shape_of(u)}"
             )
         if config.debug_nans and _holds_non_finite(u):
             raise FloatingPointError(
-                f"debug_nans: the update for param{_leaf_path(params, i)} contains NaN or Inf")
+                f"debug_nans: the update for param{leaf_path(params, i)} contains NaN or Inf")
     return tree_unflatten(treedef, [fnp.asarray(p + u, dtype_of(p)) for p, u in zip(p_leaves, u_leaves)])
-
-
-def _leaf_path(tree: Any, index: int) -> str:
-    """The key path of ``tree``'s leaf number ``index``, for error messages."""
-    return keystr(tree_flatten_with_path(tree)[0][index][0])
 
 
 def _holds_non_finite(u: Any) -> bool:

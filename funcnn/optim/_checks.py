@@ -1,8 +1,14 @@
-"""Checks of hyper-parameters and states, with errors that name the argument and the value.
+"""Checks of hyper-parameters and of the trees a transformation is given, with errors that
+name the argument, the key path and the value.
 
 A hyper-parameter given as a Python number is checked when the transformation is built.
 A traced one (a ``Tracer``, e.g. a learning rate being differentiated) has no value to
 check, so only its shape and dtype are checked, and it is returned as it is.
+
+Parameters, gradients and states are checked by every transformation's ``init`` and
+``update`` (:func:`check_params`, :func:`check_updates`). These checks run at every step,
+so they read only the tree structure and each leaf's shape and dtype: that is cheap, and
+it is all a traced leaf has.
 """
 
 from __future__ import annotations
@@ -14,15 +20,18 @@ import numpy as np
 
 from funcnn.extend import Tracer, dtype_of, shape_of
 
-from ..tree_util import check_same_structure
-from ._base import Updates
+from ..tree_util import (
+    PyTreeDef, check_same_structure, keystr, tree_flatten, tree_flatten_with_path, tree_leaves,
+)
 
 __all__ = [
     "check_decay_rate",
     "check_learning_rate",
     "check_non_negative",
+    "check_params",
     "check_positive",
-    "check_state",
+    "check_updates",
+    "leaf_path",
     "may_be_nonzero",
 ]
 
@@ -87,8 +96,74 @@ def may_be_nonzero(value: Any) -> bool:
     return isinstance(value, Tracer) or value != 0
 
 
-def check_state(state_tree: Any, updates: Updates, owner: str) -> None:
-    """Raise ValueError (naming the key path) if ``updates`` does not fit the state."""
-    check_same_structure(
-        state_tree, updates, f"{owner} update", names=("the optimizer state", "the updates")
-    )
+_NO_STATE: Any = object()  # check_updates' default: no part of the state to compare with
+
+
+def check_params(params: Any, owner: str) -> None:
+    """Raise TypeError (naming the key path) unless every leaf of ``params`` is floating-point.
+
+    Called by every transformation's ``init``: a state built from integer parameters
+    would have integer moments, and the updates would be silently wrong.
+    """
+    leaves = tree_leaves(params)
+    _check_floating(leaves, params, "params", f"{owner} init")
+
+
+def check_updates(updates: Any, params: Any, owner: str, state_tree: Any = _NO_STATE) -> None:
+    """Raise unless ``updates`` (and ``params``, if not None) fit, leaf by leaf.
+
+    Called first by every transformation's ``update``. NumPy would cast ``1 - b1`` or
+    ``-learning_rate`` to an integer dtype, and would broadcast a gradient of the wrong
+    shape against its moments; both give wrong numbers without an error, so:
+
+    - every leaf of ``updates`` and of ``params`` must be a floating-point array
+      (TypeError otherwise);
+    - ``updates`` must have the structure of ``state_tree`` (a part of the state with one
+      leaf per parameter, such as Adam's ``mu``; omitted by transformations without one)
+      and of ``params``, and each leaf their shape (ValueError otherwise).
+
+    Errors name the key path. Only structures, shapes and dtypes are read, so this works
+    on tracers (inside ``grad``, ``jit`` or ``make_graph``) and costs a few flattenings.
+    """
+    what = f"{owner} update"
+    leaves, treedef = tree_flatten(updates)
+    _check_floating(leaves, updates, "updates", what)
+    if state_tree is not _NO_STATE:
+        _check_shapes(leaves, treedef, updates, state_tree, "the optimizer state", what)
+    if params is not None:
+        p_leaves = _check_shapes(leaves, treedef, updates, params, "params", what)
+        _check_floating(p_leaves, params, "params", what)
+
+
+def leaf_path(tree: Any, index: int) -> str:
+    """The key path of ``tree``'s leaf number ``index`` (such as ``['dense_0']['w']``), for errors."""
+    return keystr(tree_flatten_with_path(tree)[0][index][0])
+
+
+def _check_floating(leaves: list[Any], tree: Any, name: str, what: str) -> None:
+    """TypeError unless every leaf is floating-point (``leaves`` are ``tree``'s, flattened)."""
+    for i, leaf in enumerate(leaves):
+        dtype = dtype_of(leaf)
+        if dtype.kind != "f":
+            raise TypeError(
+                f"{what}: {name}{leaf_path(tree, i)} has dtype {dtype}, but optimizers work on "
+                "floating-point arrays (float16, float32 or float64); convert it, "
+                "e.g. with x.astype(np.float32)"
+            )
+
+
+def _check_shapes(
+    leaves: list[Any], treedef: PyTreeDef, updates: Any, ref: Any, ref_name: str, what: str
+) -> list[Any]:
+    """Compare ``updates`` (flattened as ``leaves``, ``treedef``) with ``ref``; return ``ref``'s leaves."""
+    ref_leaves, ref_treedef = tree_flatten(ref)
+    if ref_treedef != treedef:
+        check_same_structure(ref, updates, what, names=(ref_name, "the updates"))
+    for i, (u, r) in enumerate(zip(leaves, ref_leaves)):
+        if shape_of(u) != shape_of(r):
+            raise ValueError(
+                f"{what}: updates{leaf_path(updates, i)} has shape {shape_of(u)} but {ref_name} "
+                f"has shape {shape_of(r)} there; gradients must have the shape of their parameter "
+                "(they are not broadcast)"
+            )
+    return ref_leaves

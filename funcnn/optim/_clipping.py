@@ -51,7 +51,7 @@ def clip(max_delta: Scalar) -> GradientTransformation:
         limit = cast_like(max_delta, g)
         return fnp.clip(g, -limit, limit)
 
-    return stateless(lambda updates, params: tree_map(clip_leaf, updates))
+    return stateless(lambda updates, params: tree_map(clip_leaf, updates), "clip")
 
 
 def global_norm(updates: Updates) -> Any:
@@ -114,4 +114,4 @@ def clip_by_global_norm(max_norm: Scalar) -> GradientTransformation:
         factor = fnp.where(within, 1.0, max_norm / fnp.where(within, 1.0, norm))
         return tree_map(lambda g: g * cast_like(factor, g), updates)
 
-    return stateless(clip_tree)
+    return stateless(clip_tree, "clip_by_global_norm")

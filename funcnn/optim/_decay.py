@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..tree_util import check_same_structure, tree_map
+from ..tree_util import tree_map
 from ._base import EmptyState, GradientTransformation, Params, Scalar, Updates, stateless
 from ._checks import check_non_negative
 from ._masking import masked
@@ -51,8 +51,7 @@ def add_decayed_weights(
     def decay(updates: Updates, params: Params | None) -> Updates:
         if params is None:
             raise ValueError("add_decayed_weights needs the parameters: call update(updates, state, params)")
-        check_same_structure(params, updates, "add_decayed_weights", names=("params", "updates"))
         return tree_map(lambda u, p: keep_dtype(u + cast_like(weight_decay, u) * p, u), updates, params)
 
-    inner = stateless(decay)
+    inner = stateless(decay, "add_decayed_weights")
     return inner if mask is None else masked(inner, mask)

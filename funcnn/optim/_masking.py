@@ -9,6 +9,7 @@ import numpy as np
 
 from ..tree_util import check_same_structure, tree_flatten, tree_leaves, tree_unflatten
 from ._base import GradientTransformation, Params, Updates
+from ._checks import check_params, check_updates
 
 __all__ = ["MaskedState", "masked"]
 
@@ -64,16 +65,17 @@ def masked(inner: GradientTransformation, mask: Any | Callable[[Params], Any]) -
         return flags, leaves, treedef, kept
 
     def init_fn(params: Params) -> MaskedState:
+        check_params(params, "masked")
         *_, kept = split(params)
         return MaskedState(inner_state=inner.init(kept))
 
     def update_fn(
         updates: Updates, state: MaskedState, params: Params | None = None
     ) -> tuple[Updates, MaskedState]:
+        check_updates(updates, params, "masked")
         flags, leaves, treedef, kept = split(updates)
         kept_params = None
         if params is not None:
-            check_same_structure(params, updates, "masked", names=("params", "updates"))
             p_leaves = tree_leaves(params)
             kept_params = tree_unflatten(treedef, [p if f else None for f, p in zip(flags, p_leaves)])
         new_kept, inner_state = inner.update(kept, state.inner_state, kept_params)

@@ -8,7 +8,7 @@ import funcnn.numpy as fnp
 
 from ..tree_util import tree_map
 from ._base import GradientTransformation, Params, Scalar, Updates
-from ._checks import check_decay_rate, check_non_negative, check_state
+from ._checks import check_decay_rate, check_non_negative, check_params, check_updates
 from ._numerics import cast_like, ema, full_like_tree, keep_dtype
 
 __all__ = ["ScaleByLionState", "TraceState", "scale_by_lion", "trace"]
@@ -51,13 +51,13 @@ def trace(decay: Scalar, nesterov: bool = False) -> GradientTransformation:
     decay = check_non_negative("decay", decay)
 
     def init_fn(params: Params) -> TraceState:
+        check_params(params, "trace")
         return TraceState(trace=full_like_tree(params))
 
     def update_fn(
         updates: Updates, state: TraceState, params: Params | None = None
     ) -> tuple[Updates, TraceState]:
-        del params
-        check_state(state.trace, updates, "trace")
+        check_updates(updates, params, "trace", state.trace)
         new_trace = tree_map(lambda g, b: keep_dtype(g + cast_like(decay, b) * b, b), updates, state.trace)
         if nesterov:
             updates = tree_map(lambda g, b: g + cast_like(decay, b) * b, updates, new_trace)
@@ -106,13 +106,13 @@ def scale_by_lion(b1: Scalar = 0.9, b2: Scalar = 0.99) -> GradientTransformation
     b2 = check_decay_rate("b2", b2)
 
     def init_fn(params: Params) -> ScaleByLionState:
+        check_params(params, "scale_by_lion")
         return ScaleByLionState(mu=full_like_tree(params))
 
     def update_fn(
         updates: Updates, state: ScaleByLionState, params: Params | None = None
     ) -> tuple[Updates, ScaleByLionState]:
-        del params
-        check_state(state.mu, updates, "scale_by_lion")
+        check_updates(updates, params, "scale_by_lion", state.mu)
         directions = tree_map(lambda g, m: fnp.sign(ema(b1, m, g)), updates, state.mu)
         mu = tree_map(lambda g, m: ema(b2, m, g), updates, state.mu)
         return directions, ScaleByLionState(mu=mu)

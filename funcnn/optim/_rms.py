@@ -8,7 +8,7 @@ import funcnn.numpy as fnp
 
 from ..tree_util import tree_map
 from ._base import GradientTransformation, Params, Scalar, Updates
-from ._checks import check_decay_rate, check_non_negative, check_state
+from ._checks import check_decay_rate, check_non_negative, check_params, check_updates
 from ._numerics import cast_like, ema, ema_of_square, full_like_tree, keep_dtype
 
 __all__ = [
@@ -66,13 +66,13 @@ def scale_by_rms(decay: Scalar = 0.9, eps: Scalar = 1e-8, initial_scale: Scalar 
     initial_scale = check_non_negative("initial_scale", initial_scale)
 
     def init_fn(params: Params) -> ScaleByRmsState:
+        check_params(params, "scale_by_rms")
         return ScaleByRmsState(nu=full_like_tree(params, initial_scale))
 
     def update_fn(
         updates: Updates, state: ScaleByRmsState, params: Params | None = None
     ) -> tuple[Updates, ScaleByRmsState]:
-        del params
-        check_state(state.nu, updates, "scale_by_rms")
+        check_updates(updates, params, "scale_by_rms", state.nu)
         nu = tree_map(lambda g, v: ema_of_square(decay, v, g), updates, state.nu)
         updates = tree_map(lambda g, v: g / (fnp.sqrt(v) + cast_like(eps, v)), updates, nu)
         return updates, ScaleByRmsState(nu=nu)
@@ -125,13 +125,13 @@ def scale_by_stddev(
     initial_scale = check_non_negative("initial_scale", initial_scale)
 
     def init_fn(params: Params) -> ScaleByStddevState:
+        check_params(params, "scale_by_stddev")
         return ScaleByStddevState(mu=full_like_tree(params), nu=full_like_tree(params, initial_scale))
 
     def update_fn(
         updates: Updates, state: ScaleByStddevState, params: Params | None = None
     ) -> tuple[Updates, ScaleByStddevState]:
-        del params
-        check_state(state.mu, updates, "scale_by_stddev")
+        check_updates(updates, params, "scale_by_stddev", state.mu)
         mu = tree_map(lambda g, m: ema(decay, m, g), updates, state.mu)
         nu = tree_map(lambda g, v: ema_of_square(decay, v, g), updates, state.nu)
 
@@ -185,13 +185,13 @@ def scale_by_rss(initial_accumulator_value: Scalar = 0.0, eps: Scalar = 1e-10) -
     eps = check_non_negative("eps", eps)
 
     def init_fn(params: Params) -> ScaleByRssState:
+        check_params(params, "scale_by_rss")
         return ScaleByRssState(sum_of_squares=full_like_tree(params, initial_accumulator_value))
 
     def update_fn(
         updates: Updates, state: ScaleByRssState, params: Params | None = None
     ) -> tuple[Updates, ScaleByRssState]:
-        del params
-        check_state(state.sum_of_squares, updates, "scale_by_rss")
+        check_updates(updates, params, "scale_by_rss", state.sum_of_squares)
         sums = tree_map(lambda g, s: keep_dtype(s + g * g, s), updates, state.sum_of_squares)
         updates = tree_map(lambda g, s: g / (fnp.sqrt(s) + cast_like(eps, s)), updates, sums)
         return updates, ScaleByRssState(sum_of_squares=sums)
@@ -239,13 +239,13 @@ def scale_by_adadelta(rho: Scalar = 0.9, eps: Scalar = 1e-6) -> GradientTransfor
     eps = check_non_negative("eps", eps)
 
     def init_fn(params: Params) -> ScaleByAdadeltaState:
+        check_params(params, "scale_by_adadelta")
         return ScaleByAdadeltaState(grad_sq_avg=full_like_tree(params), delta_sq_avg=full_like_tree(params))
 
     def update_fn(
         updates: Updates, state: ScaleByAdadeltaState, params: Params | None = None
     ) -> tuple[Updates, ScaleByAdadeltaState]:
-        del params
-        check_state(state.grad_sq_avg, updates, "scale_by_adadelta")
+        check_updates(updates, params, "scale_by_adadelta", state.grad_sq_avg)
         grad_sq = tree_map(lambda g, v: ema_of_square(rho, v, g), updates, state.grad_sq_avg)
 
         def step(g: Any, v: Any, d: Any) -> Any:

@@ -10,7 +10,7 @@ from ..tree_util import tree_map
 from ._base import (
     EmptyState, GradientTransformation, Params, Scalar, ScalarOrSchedule, Schedule, Updates, stateless,
 )
-from ._checks import check_learning_rate
+from ._checks import check_learning_rate, check_params, check_updates
 from ._numerics import as_float64, cast_like, new_count, next_count
 
 __all__ = ["ScaleByScheduleState", "ScaleState", "scale", "scale_by_learning_rate", "scale_by_schedule"]
@@ -42,7 +42,7 @@ def scale(step_size: Scalar) -> GradientTransformation:
     array([-0.1, -0.2])
     """
     factor = step_size if isinstance(step_size, Tracer) else float(step_size)
-    return stateless(lambda updates, params: tree_map(lambda g: g * cast_like(factor, g), updates))
+    return stateless(lambda updates, params: tree_map(lambda g: g * cast_like(factor, g), updates), "scale")
 
 
 class ScaleByScheduleState(NamedTuple):
@@ -83,13 +83,13 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
         raise TypeError(f"step_size_fn must be callable, got {step_size_fn!r}")
 
     def init_fn(params: Params) -> ScaleByScheduleState:
-        del params
+        check_params(params, "scale_by_schedule")
         return ScaleByScheduleState(count=new_count())
 
     def update_fn(
         updates: Updates, state: ScaleByScheduleState, params: Params | None = None
     ) -> tuple[Updates, ScaleByScheduleState]:
-        del params
+        check_updates(updates, params, "scale_by_schedule")
         step_size = as_float64(step_size_fn(state.count))
         updates = tree_map(lambda g: g * cast_like(step_size, g), updates)
         return updates, ScaleByScheduleState(count=next_count(state.count))

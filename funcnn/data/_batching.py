@@ -21,13 +21,14 @@ def batches(
     key: Seed = None,
     drop_last: bool = False,
 ) -> Iterator[Batch]:
-    """Iterate over aligned mini-batches of one array or a tuple of arrays.
+    """Iterate over aligned mini-batches of one array or a tuple (or list) of arrays.
 
     Parameters
     ----------
-    arrays : array_like or tuple of array_like, each shape (n_samples, ...)
-        A single array, or a tuple of arrays sharing their first axis. (A list
-        counts as one array, like any other array-like.)
+    arrays : array_like, or tuple or list of array_like, each shape (n_samples, ...)
+        A single array, or a tuple of arrays sharing their first axis. A list
+        of arrays (every item an array of at least one axis) is taken like a
+        tuple; any other list (of numbers, of nested lists) is one array-like.
     batch_size : int
         Number of samples per batch (>= 1). The last batch may be smaller.
     key : PRNG key or int, optional
@@ -43,8 +44,8 @@ def batches(
     Yields
     ------
     batch : ndarray or tuple of ndarray
-        The same kind of value as ``arrays``: a single array of shape
-        (batch, ...) or a tuple of such arrays, rows aligned across arrays.
+        A single array of shape (batch, ...) for a single array, or a tuple of
+        such arrays, rows aligned across arrays, for a tuple or list of arrays.
 
     Raises
     ------
@@ -63,17 +64,30 @@ def batches(
     [(2, 2), (2, 2)]
     >>> sorted(int(v) for _, yb in batches((x, y), 2, key=0) for v in yb)
     [0, 1, 2, 3, 4]
+    >>> [yb.tolist() for _, yb in batches([x, y], batch_size=3)]
+    [[0, 1, 2], [3, 4]]
     """
-    single = not isinstance(arrays, tuple)
+    single = not (isinstance(arrays, tuple) or _is_list_of_arrays(arrays))
     group = (arrays,) if single else tuple(arrays)
     if not group:
         raise ValueError("arrays must be an array or a non-empty tuple of arrays")
     names = ["arrays"] if single else [f"arrays[{i}]" for i in range(len(group))]
-    arrs = as_arrays(group, names)
+    try:
+        arrs = as_arrays(group, names)
+    except ValueError as err:
+        if isinstance(arrays, list):  # a ragged list: one array was not meant
+            raise ValueError(f"arrays: a list that is not a list of arrays is taken as one array, and this one "
+                             f"is not ({err}); pass a tuple (x, y) for several arrays") from None
+        raise
     n_samples = common_length(arrs, names)
     size = positive_int(batch_size, "batch_size")
     order = None if key is None else permutation(key, n_samples)
     return _iterate(arrs, n_samples, size, order, drop_last, single)
+
+
+def _is_list_of_arrays(arrays: Any) -> bool:
+    """A list whose items are all arrays with a sample axis (not numbers or nested lists)."""
+    return isinstance(arrays, list) and bool(arrays) and all(getattr(a, "ndim", 0) >= 1 for a in arrays)
 
 
 def _iterate(

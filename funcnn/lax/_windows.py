@@ -14,6 +14,9 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
+from funcnn.extend import ndim_of
+from funcnn.numpy._creation import as_int, items_of
+
 
 Padding = Union[str, Sequence[Sequence[int]]]
 
@@ -30,15 +33,25 @@ def out_size(padded: int, span: int, stride: int) -> int:
 
 def positive_ints(value: Any, n: int, name: str, fn: str) -> tuple[int, ...]:
     """``value`` (an int, or ``n`` of them; ``None`` means all 1) as a tuple of ``n`` positive ints."""
-    if value is None:
-        return (1,) * n
-    items = (value,) * n if isinstance(value, (int, np.integer)) else tuple(value)
+    return (1,) * n if value is None else spatial_ints(value, n, name, fn)
+
+
+def spatial_ints(value: Any, n: int, name: str, fn: str, minimum: int = 1) -> tuple[int, ...]:
+    """``value`` (an int, or ``n`` of them: one per spatial dimension) as ``n`` ints of at least
+    ``minimum``; anything else (a float, a bool, the wrong count) is a ValueError naming ``name``."""
+    scalar = not isinstance(value, (list, tuple)) and ndim_of(value) == 0
+    items = (value,) * n if scalar else items_of(value)
     if len(items) != n:
-        raise ValueError(f"{fn}: {name}={tuple(items)!r} has {len(items)} entries, but the input has "
+        raise ValueError(f"{fn}: {name}={value!r} has {len(items)} entries, but the input has "
                          f"{n} spatial dimension(s)")
-    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in items):
-        raise ValueError(f"{fn}: {name} must be positive integers; got {tuple(items)!r}")
-    return tuple(int(v) for v in items)
+    try:
+        ints = tuple(as_int(v, name, fn) for v in items)
+    except TypeError:
+        ints = ()
+    if len(ints) != n or any(v < minimum for v in ints):
+        wanted = "positive integers" if minimum == 1 else f"integers of at least {minimum}"
+        raise ValueError(f"{fn}: {name} must be {wanted}; got {value!r}")
+    return ints
 
 
 def resolve_padding(padding: Padding, sizes: Sequence[int], spans: Sequence[int],
@@ -60,12 +73,11 @@ def resolve_padding(padding: Padding, sizes: Sequence[int], spans: Sequence[int]
             return tuple((total // 2, total - total // 2) for total in totals)
         raise ValueError(f"{fn}: padding must be 'SAME', 'VALID' or (low, high) pairs; got {padding!r}")
     try:
-        pairs = tuple((int(lo), int(hi)) for lo, hi in padding)
-        exact = all(int(v) == v for pair in padding for v in pair)
+        pairs = tuple((as_int(lo, "padding", fn), as_int(hi, "padding", fn)) for lo, hi in padding)
     except (TypeError, ValueError):
-        raise ValueError(f"{fn}: padding must be 'SAME', 'VALID' or a sequence of (low, high) pairs, "
-                         f"one per spatial dimension; got {padding!r}") from None
-    if len(pairs) != n or not exact:
+        raise ValueError(f"{fn}: padding must be 'SAME', 'VALID' or a sequence of (low, high) pairs of "
+                         f"integers, one per spatial dimension; got {padding!r}") from None
+    if len(pairs) != n:
         raise ValueError(f"{fn}: padding={padding!r} must hold {n} (low, high) pair(s) of integers, one per "
                          f"spatial dimension")
     return pairs

@@ -15,20 +15,12 @@ import numpy as np
 
 from funcnn.extend import ndim_of, shape_of
 from funcnn.lax import avg_pool, conv_general_dilated, max_pool
+from funcnn.lax._windows import spatial_ints
 from funcnn.numpy._reductions import mean
 from funcnn.numpy._shape import flip, reshape, swapaxes
 from funcnn.numpy._elementwise import add
 
 IntOrSeq = Union[int, Sequence[int]]
-
-
-def _tuple(value: IntOrSeq, n: int, name: str, fn: str, minimum: int = 1) -> tuple[int, ...]:
-    items = (value,) * n if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(items) != n or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items):
-        raise ValueError(f"{fn}: {name} must be an int or {n} ints; got {value!r}")
-    if any(v < minimum for v in items):
-        raise ValueError(f"{fn}: {name} must be at least {minimum}; got {value!r}")
-    return tuple(int(v) for v in items)
 
 
 def _check_input(fn: str, x: Any, nsp: int, name: str = "x") -> None:
@@ -50,8 +42,8 @@ def _add_bias(y: Any, b: Any, fn: str) -> Any:
 def _conv(fn: str, nsp: int, x: Any, w: Any, b: Any, stride: IntOrSeq, padding: Any, dilation: IntOrSeq,
           groups: int) -> Any:
     _check_input(fn, x, nsp)
-    strides = _tuple(stride, nsp, "stride", fn)
-    dilations = _tuple(dilation, nsp, "dilation", fn)
+    strides = spatial_ints(stride, nsp, "stride", fn)
+    dilations = spatial_ints(dilation, nsp, "dilation", fn)
     if isinstance(padding, str):
         mode = padding.lower()
         if mode not in ("same", "valid"):
@@ -60,7 +52,7 @@ def _conv(fn: str, nsp: int, x: Any, w: Any, b: Any, stride: IntOrSeq, padding: 
             raise ValueError(f"{fn}: padding='same' needs stride 1 (as in PyTorch); got stride={stride!r}")
         pads: Any = mode.upper()
     else:
-        pads = tuple((p, p) for p in _tuple(padding, nsp, "padding", fn, minimum=0))
+        pads = tuple((p, p) for p in spatial_ints(padding, nsp, "padding", fn, minimum=0))
     y = conv_general_dilated(x, w, strides, pads, rhs_dilation=dilations, feature_group_count=groups)
     return _add_bias(y, b, fn)
 
@@ -158,16 +150,16 @@ def _conv_transpose(fn: str, nsp: int, x: Any, w: Any, b: Any, stride: IntOrSeq,
                     output_padding: IntOrSeq, groups: int, dilation: IntOrSeq) -> Any:
     _check_input(fn, x, nsp)
     _check_input(fn, w, nsp, "w")
-    strides = _tuple(stride, nsp, "stride", fn)
-    dilations = _tuple(dilation, nsp, "dilation", fn)
-    pads = _tuple(padding, nsp, "padding", fn, minimum=0)
-    extra = _tuple(output_padding, nsp, "output_padding", fn, minimum=0)
+    strides = spatial_ints(stride, nsp, "stride", fn)
+    dilations = spatial_ints(dilation, nsp, "dilation", fn)
+    pads = spatial_ints(padding, nsp, "padding", fn, minimum=0)
+    extra = spatial_ints(output_padding, nsp, "output_padding", fn, minimum=0)
     for op, s, d in zip(extra, strides, dilations):
         if op >= max(s, d):
             raise ValueError(f"{fn}: output_padding={output_padding!r} must be smaller than stride or dilation "
                              f"(stride={stride!r}, dilation={dilation!r})")
     in_chans, kernel = shape_of(x)[1], shape_of(w)[2:]
-    if not isinstance(groups, (int, np.integer)) or groups < 1 or in_chans % groups:
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1 or in_chans % groups:
         raise ValueError(f"{fn}: groups={groups!r} must be a positive divisor of the {in_chans} input channels "
                          f"(x shape {shape_of(x)})")
     if shape_of(w)[0] != in_chans:
@@ -285,9 +277,9 @@ def conv_transpose3d(x: Any, w: Any, b: Any = None, stride: IntOrSeq = 1, paddin
 def _pool_geometry(fn: str, nsp: int, x: Any, kernel_size: IntOrSeq, stride: IntOrSeq | None,
                    padding: IntOrSeq) -> tuple:
     _check_input(fn, x, nsp)
-    window = _tuple(kernel_size, nsp, "kernel_size", fn)
-    strides = window if stride is None else _tuple(stride, nsp, "stride", fn)
-    pads = _tuple(padding, nsp, "padding", fn, minimum=0)
+    window = spatial_ints(kernel_size, nsp, "kernel_size", fn)
+    strides = window if stride is None else spatial_ints(stride, nsp, "stride", fn)
+    pads = spatial_ints(padding, nsp, "padding", fn, minimum=0)
     if any(2 * p > k for p, k in zip(pads, window)):
         raise ValueError(f"{fn}: padding={padding!r} must be at most half of kernel_size={kernel_size!r} "
                          "(as in PyTorch)")

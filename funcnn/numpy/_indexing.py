@@ -20,6 +20,7 @@ from funcnn.extend import (
     Primitive, ShapeDtype, Tracer, concrete, def_abstract_eval, def_batch, def_jvp, def_vjp, dtype_of, move_axis,
     ndim_of, reshape, shape_of, to_front, transpose,
 )
+from funcnn.numpy._creation import as_sizes, asarray, normalize_axis
 
 
 class Slice(NamedTuple):
@@ -287,28 +288,36 @@ def_batch(_scatter_add_p, _scatter_add_batch)
 def getitem(x: Any, index: Any) -> Any:
     """``x[index]`` with NumPy's basic and advanced indexing; repeated indices accumulate gradient."""
     static, arrays = split_index(index)
-    if not isinstance(x, Tracer):
-        x = np.asarray(x)
+    x = asarray(x)
     indexed_shape(shape_of(x), static, [shape_of(a) for a in arrays])  # bad indices raise here, named
     return _getitem_p.bind(x, *arrays, index=static)
 
 
 def scatter_add(updates: Any, index: Any, shape: tuple) -> Any:
     """An array of zeros of ``shape`` with ``updates`` added at ``index`` (repeats accumulate)."""
+    shape = as_sizes(shape, "shape", "scatter_add")
+    updates = asarray(updates)
     static, arrays = split_index(index)
-    return _scatter_add_p.bind(updates, *arrays, index=static, shape=tuple(int(d) for d in shape))
+    target = indexed_shape(shape, static, [shape_of(a) for a in arrays])
+    try:
+        fits = np.broadcast_shapes(shape_of(updates), target) == target
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"scatter_add: updates of shape {shape_of(updates)} do not broadcast to the shape "
+                         f"{target} that index selects in an array of shape {shape}")
+    return _scatter_add_p.bind(updates, *arrays, index=static, shape=shape)
 
 
 def take(a: Any, indices: Any, axis: int | None = None) -> Any:
     """Elements of ``a`` at ``indices`` along ``axis`` (of the flattened array when None)."""
+    a = asarray(a)
     if axis is None:
         from funcnn.numpy._shape import ravel
 
         return getitem(ravel(a), _integer_indices(indices, "take"))
-    ndim = ndim_of(a)
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"take: axis {axis} is out of bounds for an array of dimension {ndim}")
-    return getitem(a, (slice(None),) * (axis % ndim) + (_integer_indices(indices, "take"),))
+    axis = normalize_axis(axis, ndim_of(a), "take")
+    return getitem(a, (slice(None),) * axis + (_integer_indices(indices, "take"),))
 
 
 def _integer_indices(indices: Any, fn: str) -> Any:
@@ -321,14 +330,22 @@ def _integer_indices(indices: Any, fn: str) -> Any:
     return indices
 
 
-def take_along_axis(arr: Any, indices: Any, axis: int) -> Any:
-    """Pick values from ``arr`` by matching 1-d slices of ``indices`` along ``axis``."""
+def take_along_axis(arr: Any, indices: Any, axis: int | None) -> Any:
+    """Pick values from ``arr`` by matching 1-d slices of ``indices`` along ``axis`` (with
+    ``axis=None``, 1-d ``indices`` into the flattened ``arr``)."""
+    arr = asarray(arr)
     indices = _integer_indices(indices, "take_along_axis")
+    if axis is None:
+        from funcnn.numpy._shape import ravel
+
+        if ndim_of(indices) != 1:
+            raise ValueError(f"take_along_axis: with axis=None, indices must be 1-d; got shape {shape_of(indices)}")
+        arr, axis = ravel(arr), 0
     shape = shape_of(arr)
+    axis = normalize_axis(axis, len(shape), "take_along_axis")
     if ndim_of(indices) != len(shape):
         raise ValueError(f"take_along_axis: indices of shape {shape_of(indices)} must have as many "
                          f"dimensions as arr of shape {shape}")
-    axis = axis % len(shape)
     index = tuple(
         indices if d == axis else np.arange(n).reshape((-1,) + (1,) * (len(shape) - d - 1))
         for d, n in enumerate(shape)

@@ -3,18 +3,20 @@
 the op with one argument replaced by its tangent, and each VJP is another product."""
 from __future__ import annotations
 
+import math
+
 import string
 from typing import Any, Sequence
 
 import numpy as np
 
 from funcnn.extend import (
-    Primitive, ShapeDtype, def_abstract_eval, def_batch, def_jvp, def_jvp_joint, def_vjp, def_vjp_argnum, ndim_of,
-    shape_of, to_front,
+    Primitive, ShapeDtype, def_abstract_eval, def_batch, def_jvp, def_jvp_joint, def_vjp, def_vjp_argnum, dtype_of,
+    ndim_of, shape_of, to_front,
 )
 from funcnn.extend import reshape as engine_reshape
+from funcnn.numpy._creation import as_int, asarray, normalize_axes
 from funcnn.numpy._elementwise import multiply
-from funcnn.numpy._reductions import sum as _sum
 from funcnn.extend import transpose as engine_transpose
 from funcnn.numpy._shape import broadcast_to, expand_dims, ravel, reshape, swapaxes, transpose
 from funcnn.numpy._indexing import getitem
@@ -108,9 +110,11 @@ def _as_matrices(x: Any, dim: int | None, size: int, rank: int, vector_shape: tu
 
 def matmul(x1: Any, x2: Any) -> Any:
     """Matrix product with NumPy's ``matmul`` rules (1-d promotion, batch broadcasting)."""
+    x1, x2 = asarray(x1), asarray(x2)
     if ndim_of(x1) == 0 or ndim_of(x2) == 0:
         raise ValueError(f"matmul: scalar operands are not allowed (shapes {shape_of(x1)} and "
                          f"{shape_of(x2)}); use multiply")
+    _matmul_rule(x1, x2)  # shapes that do not align raise here, before the implementation broadcasts them
     return _matmul_p.bind(x1, x2)
 
 
@@ -120,6 +124,7 @@ def_batch(_matmul_p, _matmul_batch)
 def dot(a: Any, b: Any) -> Any:
     """NumPy's ``dot``: products for scalars, ``matmul`` up to 2-d, a sum over the last axis
     of ``a`` and the second-to-last of ``b`` beyond."""
+    a, b = asarray(a), asarray(b)
     if ndim_of(a) == 0 or ndim_of(b) == 0:
         return multiply(a, b)
     if ndim_of(b) <= 2:
@@ -128,23 +133,33 @@ def dot(a: Any, b: Any) -> Any:
 
 
 def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
-    """Sum products over the given axes of ``a`` and ``b`` (NumPy's ``tensordot``)."""
+    """Sum products over the given axes of ``a`` and ``b`` (NumPy's ``tensordot``): the last
+    ``axes`` of ``a`` with the first of ``b``, or the pair of axis lists ``(axes_a, axes_b)``."""
+    a, b = asarray(a), asarray(b)
     sa, sb = shape_of(a), shape_of(b)
-    if ndim_of(axes) == 0:
-        n = int(axes)
-        axes_a, axes_b = list(range(len(sa) - n, len(sa))), list(range(n))
-    else:
-        axes_a, axes_b = ([int(i) for i in np.atleast_1d(ax)] for ax in axes)
-    axes_a = [i % len(sa) for i in axes_a]
-    axes_b = [i % len(sb) for i in axes_b]
+    axes_a, axes_b = _tensordot_axes(axes, len(sa), len(sb))
     if len(axes_a) != len(axes_b) or any(sa[i] != sb[j] for i, j in zip(axes_a, axes_b)):
         raise ValueError(f"tensordot: shape mismatch for sum: shapes {sa} and {sb} with axes {axes!r}")
     free_a = [i for i in range(len(sa)) if i not in axes_a]
     free_b = [i for i in range(len(sb)) if i not in axes_b]
-    k = int(np.prod([sa[i] for i in axes_a]))
-    a2 = reshape(transpose(a, free_a + axes_a), (-1, k))
-    b2 = reshape(transpose(b, axes_b + free_b), (k, -1))
+    k = math.prod(sa[i] for i in axes_a)
+    a2 = reshape(transpose(a, free_a + axes_a), (math.prod(sa[i] for i in free_a), k))
+    b2 = reshape(transpose(b, axes_b + free_b), (k, math.prod(sb[i] for i in free_b)))
     return reshape(matmul(a2, b2), tuple(sa[i] for i in free_a) + tuple(sb[i] for i in free_b))
+
+
+def _tensordot_axes(axes: Any, ndim_a: int, ndim_b: int) -> tuple[list[int], list[int]]:
+    """The contracted axes of ``a`` and of ``b``, checked, from ``tensordot``'s ``axes``."""
+    if isinstance(axes, (list, tuple)) or ndim_of(axes) > 0:
+        if len(axes) != 2:
+            raise ValueError(f"tensordot: axes must be an int or a pair (axes_a, axes_b); got {axes!r}")
+        return (list(normalize_axes(axes[0], ndim_a, "tensordot", "axes[0]")),
+                list(normalize_axes(axes[1], ndim_b, "tensordot", "axes[1]")))
+    n = as_int(axes, "axes", "tensordot")
+    if not 0 <= n <= min(ndim_a, ndim_b):
+        raise ValueError(f"tensordot: axes={n} must lie in [0, {min(ndim_a, ndim_b)}] for arrays of dimension "
+                         f"{ndim_a} and {ndim_b}")
+    return list(range(ndim_a - n, ndim_a)), list(range(n))
 
 
 def outer(a: Any, b: Any) -> Any:
@@ -154,14 +169,23 @@ def outer(a: Any, b: Any) -> Any:
 
 def inner(a: Any, b: Any) -> Any:
     """Sum of products over the last axes of ``a`` and ``b``."""
+    a, b = asarray(a), asarray(b)
     if ndim_of(a) == 0 or ndim_of(b) == 0:
         return multiply(a, b)
     return tensordot(a, b, axes=([-1], [-1]))
 
 
 def vdot(a: Any, b: Any) -> Any:
-    """Dot product of the flattened inputs."""
-    return _sum(multiply(ravel(a), ravel(b)))
+    """Dot product of the flattened inputs, which must have the same size. Complex ``a``
+    (which NumPy conjugates) is not supported."""
+    a, b = ravel(a), ravel(b)
+    if dtype_of(a).kind == "c":
+        raise TypeError("vdot: complex values are not supported for a (NumPy conjugates it; there is no "
+                        "conjugate op here)")
+    if shape_of(a) != shape_of(b):
+        raise ValueError(f"vdot: a and b must have the same number of elements; got {shape_of(a)[0]} and "
+                         f"{shape_of(b)[0]}")
+    return matmul(a, b)
 
 
 # --- einsum ------------------------------------------------------------------------------
@@ -185,6 +209,9 @@ def parse_einsum(subscripts: str, shapes: Sequence[tuple]) -> tuple[list[str], s
             raise ValueError(f"einsum: subscripts {term!r} do not fit an operand of shape {shape}")
         expanded.append(term)
     if arrow:
+        if n_ell and "..." not in output:
+            raise ValueError(f"einsum: {subscripts!r} drops the {n_ell} dimension(s) its '...' stands for; "
+                             f"keep '...' in the output (sum them away afterwards if that was meant)")
         output = output.replace("...", ell)
     else:
         letters = "".join(expanded)
@@ -261,5 +288,6 @@ def einsum(subscripts: str, *operands: Any) -> Any:
 
     Derivatives exist for operands whose subscripts repeat no index.
     """
+    operands = tuple(asarray(op) for op in operands)
     inputs, output = parse_einsum(subscripts, [shape_of(op) for op in operands])
     return _einsum_p.bind(*operands, inputs=tuple(inputs), output=output)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from funcnn.extend import Primitive, ShapeDtype, axes_batch_rule, concrete, def_abstract_eval, def_batch, ndim_of
+from funcnn.numpy._creation import asarray, normalize_axis
 from funcnn.numpy._elementwise import _public, elementwise_primitive
 
 _DOC = "Elementwise ``{}`` with broadcasting; a boolean array, no derivative."
@@ -36,19 +37,29 @@ def_abstract_eval(_argsort_p, lambda a, axis: ShapeDtype(a.shape, np.intp))
 def_batch(_argsort_p, axes_batch_rule(_argsort_p, "axis"))
 
 
-def argsort(a: Any, axis: int = -1) -> Any:
-    """Indices that sort ``a`` along ``axis`` (stable); no derivative."""
-    ndim = ndim_of(a)
-    if not -ndim <= axis < max(ndim, 1):
-        raise ValueError(f"argsort: axis {axis} is out of bounds for an array of dimension {ndim}")
-    return _argsort_p.bind(a, axis=int(axis) % max(ndim, 1))
+def argsort(a: Any, axis: int | None = -1) -> Any:
+    """Indices that sort ``a`` along ``axis`` (of the flattened array when None; stable); no derivative."""
+    a, axis = _sort_axis(a, axis, "argsort")
+    return _argsort_p.bind(a, axis=axis)
 
 
-def sort(a: Any, axis: int = -1) -> Any:
-    """``a`` sorted along ``axis``; the gradient follows each element to its sorted place."""
+def sort(a: Any, axis: int | None = -1) -> Any:
+    """``a`` sorted along ``axis`` (the flattened array when None); the gradient follows each
+    element to its sorted place."""
     from funcnn.numpy._indexing import take_along_axis
 
-    return take_along_axis(a, argsort(a, axis), axis)
+    a, axis = _sort_axis(a, axis, "sort")
+    return take_along_axis(a, _argsort_p.bind(a, axis=axis), axis)
+
+
+def _sort_axis(a: Any, axis: Any, fn: str) -> tuple[Any, int]:
+    """``a`` (flattened when ``axis`` is None) and the axis to sort along, checked."""
+    a = asarray(a)
+    if axis is None:
+        from funcnn.numpy._shape import ravel
+
+        a, axis = ravel(a), 0
+    return a, normalize_axis(axis, ndim_of(a), fn)
 
 
 def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:

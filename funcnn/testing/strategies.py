@@ -39,10 +39,25 @@ def arrays(shape: Any, dtype: Any = np.float64, min_value: float = -2.0, max_val
 
     With ``min_magnitude > 0`` every value has ``|x| >= min_magnitude``.
     """
-    elements = st.floats(min_value, max_value, allow_nan=False, allow_infinity=False, width=64)
     if min_magnitude > 0:
-        elements = elements.filter(lambda v: abs(v) >= min_magnitude)
+        elements = _away_from_zero(min_value, max_value, min_magnitude)
+    else:
+        elements = _floats(min_value, max_value)
     return hnp.arrays(np.float64, shape, elements=elements).map(lambda a: a.astype(dtype))
+
+
+def _floats(lo: float, hi: float) -> st.SearchStrategy[float]:
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False, width=64)
+
+
+def _away_from_zero(lo: float, hi: float, magnitude: float) -> st.SearchStrategy[float]:
+    """Floats in ``[lo, hi]`` with ``|x| >= magnitude``, drawn from the two ranges directly
+    (filtering would reject the zeros hypothesis likes to draw, until it gives up)."""
+    ranges = [(lo, min(hi, -magnitude)), (max(lo, magnitude), hi)]
+    parts = [_floats(a, b) for a, b in ranges if a <= b]
+    if not parts:
+        raise ValueError(f"arrays: no value in [{lo}, {hi}] has magnitude >= {magnitude}")
+    return st.one_of(*parts)
 
 
 def distinct_arrays(shape: Any, dtype: Any = np.float64, gap: float = 0.1) -> st.SearchStrategy[np.ndarray]:

@@ -145,7 +145,10 @@ LINALG = [
     ("einsum_implicit", lambda a: fnp.einsum("ij", a), one((2, 3)), lambda a: np.einsum("ij", a)),
 ]
 
-TABLE = [row if len(row) == 5 else row + ({},) for row in ELEMENTWISE + REDUCTIONS + SHAPE + INDEXING + LINALG]
+from test_numpy_more import ROWS as MORE  # noqa: E402  (math, cumulative, sorting, array and einsum functions)
+
+TABLE = [row if len(row) == 5 else row + ({},)
+         for row in ELEMENTWISE + REDUCTIONS + SHAPE + INDEXING + LINALG + MORE]
 
 
 @pytest.mark.parametrize("name, fn, args, reference, options", TABLE, ids=[row[0] for row in TABLE])

@@ -11,8 +11,7 @@ from numpy import (  # noqa: F401  (dtypes and constants, re-exported for conven
 
 from funcnn.numpy._creation import ndim, shape, size
 from funcnn.numpy._creation import (
-    arange, array, asarray, empty, eye, full, full_like, identity, linspace, ones, ones_like,
-    zeros, zeros_like,
+    arange, array, asarray, empty, eye, full, full_like, identity, ones, ones_like, zeros, zeros_like,
 )
 from funcnn.numpy._elementwise import (
     abs, absolute, add, arctan, around, astype, ceil, clip, cos, cosh, divide, exp, expm1, floor,
@@ -20,7 +19,7 @@ from funcnn.numpy._elementwise import (
     sign, sin, sinh, sqrt, square, stop_gradient, subtract, tan, tanh, true_divide, trunc, where,
 )
 from funcnn.numpy._indexing import getitem, scatter_add, take, take_along_axis
-from funcnn.numpy._linalg import dot, einsum, inner, matmul, outer, tensordot, vdot
+from funcnn.numpy._linalg import dot, inner, matmul, outer, tensordot, vdot
 from funcnn.numpy._logic import (
     allclose, argsort, array_equal, equal, greater, greater_equal, isfinite, isinf,
     isnan, less, less_equal, logical_and, logical_not, logical_or, logical_xor, not_equal, sort,
@@ -32,6 +31,16 @@ from funcnn.numpy._shape import (
     broadcast_to, concatenate, expand_dims, flip, hstack, moveaxis, pad, ravel, repeat, reshape,
     split, squeeze, stack, swapaxes, tile, transpose, vstack,
 )
+from funcnn.numpy._math import (
+    arccos, arccosh, arcsin, arcsinh, arctan2, arctanh, exp2, fabs, floor_divide, fmax, fmin, fmod, hypot,
+    log2, log10, logaddexp, logaddexp2, mod, nan_to_num, remainder, select, sinc,
+)
+from funcnn.numpy._cumulative import cumprod, cumsum, diff
+from funcnn.numpy._sorting import argpartition, partition, searchsorted
+from funcnn.numpy._arrays import (
+    array_split, atleast_1d, atleast_2d, atleast_3d, column_stack, dstack, fliplr, flipud, linspace, roll, rot90,
+)
+from funcnn.numpy._einsum import einsum
 
 __all__ = [name for name in dir() if not name.startswith("_")]
 

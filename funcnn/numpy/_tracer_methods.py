@@ -29,6 +29,10 @@ def _boolean(logical: Any, symbol: str) -> Any:
     return op
 
 
+def _divmod(x: Any, y: Any) -> tuple[Any, Any]:
+    return fnp.floor_divide(x, y), fnp.remainder(x, y)
+
+
 def _methods() -> dict[str, Any]:
     return {
         "__add__": fnp.add, "__radd__": _swap(fnp.add),
@@ -36,6 +40,9 @@ def _methods() -> dict[str, Any]:
         "__mul__": fnp.multiply, "__rmul__": _swap(fnp.multiply),
         "__truediv__": fnp.divide, "__rtruediv__": _swap(fnp.divide),
         "__pow__": fnp.power, "__rpow__": _swap(fnp.power),
+        "__mod__": fnp.remainder, "__rmod__": _swap(fnp.remainder),
+        "__floordiv__": fnp.floor_divide, "__rfloordiv__": _swap(fnp.floor_divide),
+        "__divmod__": _divmod, "__rdivmod__": _swap(_divmod),
         "__matmul__": fnp.matmul, "__rmatmul__": _swap(fnp.matmul),
         "__neg__": fnp.negative, "__pos__": lambda self: self, "__abs__": fnp.abs,
         "__and__": _boolean(fnp.logical_and, "&"), "__rand__": _swap(_boolean(fnp.logical_and, "&")),
@@ -54,6 +61,7 @@ def _methods() -> dict[str, Any]:
         "var": fnp.var, "std": fnp.std, "argmax": fnp.argmax, "argmin": fnp.argmin,
         "astype": fnp.astype, "squeeze": fnp.squeeze, "ravel": fnp.ravel, "flatten": fnp.ravel,
         "clip": fnp.clip, "dot": fnp.dot, "swapaxes": fnp.swapaxes, "take": fnp.take,
+        "cumsum": fnp.cumsum, "cumprod": fnp.cumprod,
         "__array_ufunc__": _array_ufunc, "__array_function__": _array_function,
     }
 

@@ -7,6 +7,13 @@ broadcast silently: predictions and targets of different shapes, class labels ou
 ``[0, num_classes)`` and probabilities outside ``[0, 1]`` raise ``ValueError`` naming the
 function, the argument and the shapes.
 
+Numerics, as in PyTorch where it defines them: an empty batch gives nan with
+``reduction="mean"`` (the mean of no losses), 0 with ``"sum"`` and an empty array with
+``"none"``; integer inputs are converted to floating point first, to the dtype NumPy's
+``exp`` gives them (int8 and uint8 to float16, int16 to float32, wider to float64), so
+nothing wraps around; complex inputs raise ``TypeError``. The optax names at the end
+(``softmax_cross_entropy``, ``l2_loss``...) return unreduced losses, as optax's do.
+
 Examples
 --------
 >>> import numpy as np
@@ -26,10 +33,14 @@ import funcnn.numpy as fnp
 from funcnn.extend import dtype_of, shape_of
 from funcnn.nn._activations import log_softmax, relu, softplus
 from funcnn.nn._checks import check_values
+from funcnn.numpy._reductions import float_operand, refuse_complex
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "hinge", "huber",
     "kl_div", "l1", "mse", "nll",
+    # optax's names
+    "hinge_loss", "huber_loss", "kl_divergence", "l2_loss", "sigmoid_binary_cross_entropy",
+    "softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels", "squared_error",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -109,6 +120,19 @@ def _targets(who: str, logits: Any, labels: Any, axis: int, name: str = "logits"
     raise _mismatch(who, name, original, "labels", labels, expected)
 
 
+def _labels(who: str, labels: Any) -> tuple[Any]:
+    """Labels as an array, integers kept (they may be class indices); complex values refused."""
+    (labels,) = _arrays(labels)
+    refuse_complex(labels, who)
+    return (labels,)
+
+
+def _floats(who: str, *xs: Any) -> tuple[Any, ...]:
+    """Lists and numbers as arrays, integers converted to floats before any arithmetic (as
+    ``np.exp`` converts them: int8 to float16, int64 to float64); complex values refused."""
+    return tuple(float_operand(x, who) for x in xs)
+
+
 def _reduce(loss: Any, reduction: str, count: int | None = None) -> Any:
     if reduction == "none":
         return loss
@@ -116,7 +140,9 @@ def _reduce(loss: Any, reduction: str, count: int | None = None) -> Any:
     if reduction == "sum":
         return total
     n = int(np.prod(_shape(loss))) if count is None else count
-    return total / max(n, 1)
+    if n == 0:  # the mean of no losses is undefined: nan, as in PyTorch (0 would hide an empty batch)
+        return total * math.nan
+    return total / n
 
 
 # --- regression --------------------------------------------------------------------------
@@ -143,7 +169,7 @@ def mse(predictions: Any, targets: Any, reduction: str = "mean") -> Any:
     2.5
     """
     _check_reduction(reduction, "mse")
-    predictions, targets = _arrays(predictions, targets)
+    predictions, targets = _floats("mse", predictions, targets)
     _check_same_shape("mse", "predictions", predictions, "targets", targets)
     return _reduce(fnp.square(predictions - targets), reduction)
 
@@ -170,7 +196,7 @@ def l1(predictions: Any, targets: Any, reduction: str = "mean") -> Any:
     1.5
     """
     _check_reduction(reduction, "l1")
-    predictions, targets = _arrays(predictions, targets)
+    predictions, targets = _floats("l1", predictions, targets)
     _check_same_shape("l1", "predictions", predictions, "targets", targets)
     return _reduce(fnp.abs(predictions - targets), reduction)
 
@@ -198,7 +224,7 @@ def huber(predictions: Any, targets: Any, delta: float = 1.0, reduction: str = "
     array([0.125, 2.5  ])
     """
     _check_reduction(reduction, "huber")
-    predictions, targets = _arrays(predictions, targets)
+    predictions, targets = _floats("huber", predictions, targets)
     _check_same_shape("huber", "predictions", predictions, "targets", targets)
     if not delta > 0:
         raise ValueError(f"huber: delta must be positive; got {delta!r}")
@@ -248,7 +274,7 @@ def cross_entropy(logits: Any, labels: Any, label_smoothing: float = 0.0, reduct
     """
     who = "cross_entropy"
     _check_reduction(reduction, who)
-    logits, labels = _arrays(logits, labels)
+    logits, labels = _floats(who, logits) + _labels(who, labels)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{who}: label_smoothing must lie in [0, 1]; got {label_smoothing!r}")
     logits, targets, kind = _targets(who, logits, labels, axis)
@@ -301,7 +327,7 @@ def nll(log_probs: Any, labels: Any, reduction: str = "mean", axis: int = -1) ->
     """
     who = "nll"
     _check_reduction(reduction, who)
-    log_probs, labels = _arrays(log_probs, labels)
+    log_probs, labels = _floats(who, log_probs) + _labels(who, labels)
     log_probs, targets, kind = _targets(who, log_probs, labels, axis, name="log_probs")
     return _cross_entropy_from_log_probs(log_probs, targets, kind, 0.0, reduction)
 
@@ -345,7 +371,7 @@ def binary_cross_entropy(probs: Any, targets: Any, reduction: str = "mean") -> A
     """
     who = "binary_cross_entropy"
     _check_reduction(reduction, who)
-    probs, targets = _arrays(probs, targets)
+    probs, targets = _floats(who, probs, targets)
     _check_same_shape(who, "probs", probs, "targets", targets)
     probs = _check_probabilities(who, "probs", probs)
     targets = _check_probabilities(who, "targets", targets)
@@ -382,7 +408,7 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str =
     """
     who = "binary_cross_entropy_with_logits"
     _check_reduction(reduction, who)
-    logits, targets = _arrays(logits, targets)
+    logits, targets = _floats(who, logits, targets)
     _check_same_shape(who, "logits", logits, "targets", targets)
     targets = _check_probabilities(who, "targets", targets)
     positive = targets * softplus(-logits)
@@ -425,7 +451,7 @@ def kl_div(log_predictions: Any, targets: Any, reduction: str = "batchmean",
     """
     who = "kl_div"
     _check_reduction(reduction, who, ("batchmean",) + _REDUCTIONS)
-    log_predictions, targets = _arrays(log_predictions, targets)
+    log_predictions, targets = _floats(who, log_predictions, targets)
     _check_same_shape(who, "log_predictions", log_predictions, "targets", targets)
     if log_target:
         loss = fnp.exp(targets) * (targets - log_predictions)
@@ -474,7 +500,7 @@ def hinge(scores: Any, labels: Any, margin: float = 1.0, reduction: str = "mean"
     """
     who = "hinge"
     _check_reduction(reduction, who)
-    scores, labels = _arrays(scores, labels)
+    scores, labels = _floats(who, scores) + _labels(who, labels)
     margin = float(margin)
     s_shape, l_shape = _shape(scores), _shape(labels)
     if s_shape == l_shape:
@@ -494,3 +520,232 @@ def hinge(scores: Any, labels: Any, margin: float = 1.0, reduction: str = "mean"
     others = fnp.not_equal(index[..., None], np.arange(classes))  # the true class does not count
     loss = fnp.sum(fnp.where(others, violations, 0.0), axis=-1) / classes
     return _reduce(loss, reduction)
+
+
+# --- optax's names -----------------------------------------------------------------------
+#
+# The losses of ``optax.losses`` that map onto the ones above, with optax's names, argument
+# names and orders, and its semantics: one loss per element or per example, never reduced
+# (reduce with ``.mean()`` or ``fnp.mean``). Shapes are checked as above, not broadcast.
+
+
+def _optional_targets(predictions: Any, targets: Any) -> tuple[Any, Any]:
+    """``targets``, or zeros of the shape and dtype of `predictions` when None (as in optax)."""
+    predictions = fnp.asarray(predictions)
+    if targets is None:
+        targets = np.zeros(_shape(predictions), dtype_of(predictions))
+    return predictions, targets
+
+
+def squared_error(predictions: Any, targets: Any = None) -> Any:
+    """``(predictions - targets)**2`` per element, as ``optax.squared_error``: :func:`mse` with
+    ``reduction="none"``; `targets` default to zeros.
+
+    Parameters
+    ----------
+    predictions : ndarray, any shape
+    targets : ndarray, the shape of `predictions`, optional
+
+    Returns
+    -------
+    ndarray, the shape of `predictions`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from funcnn import losses
+    >>> losses.squared_error(np.array([1.0, 2.0]), np.array([0.0, 4.0]))
+    array([1., 4.])
+    """
+    return mse(*_optional_targets(predictions, targets), reduction="none")
+
+
+def l2_loss(predictions: Any, targets: Any = None) -> Any:
+    """``0.5 * (predictions - targets)**2`` per element, as ``optax.l2_loss`` (half of
+    :func:`squared_error`); `targets` default to zeros.
+
+    Parameters
+    ----------
+    predictions : ndarray, any shape
+    targets : ndarray, the shape of `predictions`, optional
+
+    Returns
+    -------
+    ndarray, the shape of `predictions`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from funcnn import losses
+    >>> losses.l2_loss(np.array([1.0, 2.0]), np.array([0.0, 4.0]))
+    array([0.5, 2. ])
+    >>> losses.l2_loss(np.array([3.0]))
+    array([4.5])
+    """
+    return 0.5 * squared_error(predictions, targets)
+
+
+def huber_loss(predictions: Any, targets: Any = None, *, delta: float = 1.0) -> Any:
+    """The Huber loss per element, as ``optax.huber_loss``: :func:`huber` with
+    ``reduction="none"``; `targets` default to zeros.
+
+    Parameters
+    ----------
+    predictions : ndarray, any shape
+    targets : ndarray, the shape of `predictions`, optional
+    delta : float > 0, default 1.0 (keyword only, as in optax)
+
+    Returns
+    -------
+    ndarray, the shape of `predictions`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from funcnn import losses
+    >>> losses.huber_loss(np.array([0.5, 3.0]))
+    array([0.125, 2.5  ])
+    """
+    return huber(*_optional_targets(predictions, targets), delta=delta, reduction="none")
+
+
+def softmax_cross_entropy(logits: Any, labels: Any, axis: int = -1) -> Any:
+    """Cross-entropy of ``softmax(logits)`` against probability `labels` (e.g. one-hot), per
+    example, as ``optax.softmax_cross_entropy``: ``-sum(labels * log_softmax(logits), axis)``.
+
+    Parameters
+    ----------
+    logits : ndarray, shape (..., num_classes)
+    labels : ndarray, the shape of `logits`
+        Probabilities in [0, 1] along `axis`.
+    axis : int, default -1
+        The class axis.
+
+    Returns
+    -------
+    ndarray, the shape of `logits` without `axis`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from funcnn import losses
+    >>> logits = np.array([[1.2, -0.8, -0.5], [0.9, -1.2, 1.1]])
+    >>> losses.softmax_cross_entropy(logits, np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])).round(4)
+    array([0.2761, 2.9518])
+    """
+    who = "softmax_cross_entropy"
+    (labels,) = _labels(who, labels)
+    if _shape(labels) != _shape(logits):
+        raise _mismatch(who, "logits", logits, "labels", labels,
+                        "the shape of logits (probabilities; for class indices use "
+                        "softmax_cross_entropy_with_integer_labels)")
+    return cross_entropy(logits, labels, reduction="none", axis=axis)
+
+
+def softmax_cross_entropy_with_integer_labels(logits: Any, labels: Any, axis: int = -1) -> Any:
+    """Cross-entropy of ``softmax(logits)`` against integer class `labels`, per example, as
+    ``optax.softmax_cross_entropy_with_integer_labels``: ``-log_softmax(logits)[label]``.
+
+    Parameters
+    ----------
+    logits : ndarray, shape (..., num_classes)
+    labels : ndarray of int, the shape of `logits` without `axis`
+        Class indices in ``[0, num_classes)``.
+    axis : int, default -1
+        The class axis.
+
+    Returns
+    -------
+    ndarray, the shape of `labels`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from funcnn import losses
+    >>> logits = np.array([[1.2, -0.8, -0.5], [0.9, -1.2, 1.1]])
+    >>> losses.softmax_cross_entropy_with_integer_labels(logits, np.array([0, 1])).round(4)
+    array([0.2761, 2.9518])
+    """
+    who = "softmax_cross_entropy_with_integer_labels"
+    (labels,) = _labels(who, labels)
+    if dtype_of(labels).kind not in "iu":
+        raise TypeError(f"{who}: labels must be integer class indices; got dtype {dtype_of(labels)} "
+                        "(for probabilities use softmax_cross_entropy)")
+    return cross_entropy(logits, labels, reduction="none", axis=axis)
+
+
+def sigmoid_binary_cross_entropy(logits: Any, labels: Any) -> Any:
+    """Binary cross-entropy of ``sigmoid(logits)`` per element, as
+    ``optax.sigmoid_binary_cross_entropy``: :func:`binary_cross_entropy_with_logits` with
+    ``reduction="none"``.
+
+    Parameters
+    ----------
+    logits : ndarray, any shape
+    labels : ndarray, the shape of `logits`
+        Probabilities in [0, 1] (0 or 1 for hard labels).
+
+    Returns
+    -------
+    ndarray, the shape of `logits`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from funcnn import losses
+    >>> losses.sigmoid_binary_cross_entropy(np.array([0.0, 2.0]), np.array([1.0, 0.0])).round(4)
+    array([0.6931, 2.1269])
+    """
+    return binary_cross_entropy_with_logits(logits, labels, reduction="none")
+
+
+def hinge_loss(predictor_outputs: Any, targets: Any) -> Any:
+    """``max(0, 1 - predictor_outputs * targets)`` per element, as ``optax.hinge_loss``:
+    binary :func:`hinge` with ``reduction="none"``.
+
+    Parameters
+    ----------
+    predictor_outputs : ndarray, any shape
+    targets : ndarray, the shape of `predictor_outputs`, each -1 or +1
+
+    Returns
+    -------
+    ndarray, the shape of `predictor_outputs`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from funcnn import losses
+    >>> losses.hinge_loss(np.array([0.3, -2.0]), np.array([1.0, -1.0]))
+    array([0.7, 0. ])
+    """
+    who = "hinge_loss"
+    predictor_outputs, targets = _arrays(predictor_outputs, targets)
+    _check_same_shape(who, "predictor_outputs", predictor_outputs, "targets", targets)
+    return hinge(predictor_outputs, targets, reduction="none")
+
+
+def kl_divergence(log_predictions: Any, targets: Any, axis: int = -1) -> Any:
+    """``KL(targets || predictions)`` per example, as ``optax.kl_divergence``: the pointwise
+    terms of :func:`kl_div` summed over `axis`.
+
+    Parameters
+    ----------
+    log_predictions : ndarray, shape (..., num_classes)
+        Log-probabilities.
+    targets : ndarray, the shape of `log_predictions`
+        Probabilities in [0, 1].
+    axis : int, default -1
+
+    Returns
+    -------
+    ndarray, the shape of `log_predictions` without `axis`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from funcnn import losses
+    >>> losses.kl_divergence(np.log(np.array([[0.25, 0.75]])), np.array([[0.5, 0.5]])).round(4)
+    array([0.1438])
+    """
+    return fnp.sum(kl_div(log_predictions, targets, reduction="none"), axis=axis)

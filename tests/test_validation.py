@@ -364,3 +364,16 @@ def test_valid_calls_give_the_same_result_traced():
     np.testing.assert_allclose(fn.vmap(f)(np.stack([X, 2 * X])), np.stack([f(X), f(2 * X)]))
     graph_text = str(fn.make_graph(f)(X))
     assert "getitem" in graph_text
+
+
+@pytest.mark.parametrize("bad, error", [(2.5, TypeError), (True, TypeError), ("3", TypeError), (0, ValueError)])
+def test_one_hot_takes_a_whole_number_of_classes(bad, error):
+    with pytest.raises(error, match="one_hot: num_classes"):
+        nn.one_hot(np.array([0, 1]), bad)
+    np.testing.assert_array_equal(nn.one_hot(np.array([0, 1]), np.int64(2)), np.eye(2, dtype=np.float32))
+
+
+def test_functions_take_nested_lists_where_they_read_a_dtype():
+    assert_same(fnp.astype([1, 2], np.float32), np.array([1, 2], np.float32))
+    np.testing.assert_allclose(fnp.var([1.0, 2.0, 3.0]), np.var([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(fnp.std([[1.0, 2.0], [3.0, 5.0]], axis=0), np.std([[1.0, 2.0], [3.0, 5.0]], axis=0))

@@ -492,3 +492,18 @@ def test_reading_one_examples_value_inside_vmap_is_an_error():
         fn.vmap(lambda x: float(x))(np.ones(3))
     shared = fn.vmap(lambda x, s: x * 2 if s > 0 else x, in_axes=(0, None))(np.ones(3), np.float64(1.0))
     np.testing.assert_array_equal(shared, [2.0, 2.0, 2.0])  # a shared value is still an ordinary value
+
+
+@pytest.mark.parametrize("dims", [(0, None), (0, 0), (None, 0)])
+def test_scatter_add_with_broadcast_updates_batches(dims):
+    """Updates of fewer axes than the indexed block broadcast, batched or not, as without vmap."""
+    def f(u, i):
+        return fnp.scatter_add(u, (slice(None), i), (4, 3))
+
+    rng = np.random.default_rng(0)
+    u, idx = rng.standard_normal((2, 3)), np.array([[1, 1, 2], [0, 2, 2]])
+    us = u if dims[0] == 0 else [u[0]] * 2
+    ids = idx if dims[1] == 0 else [idx[0]] * 2
+    expected = np.stack([f(a, b) for a, b in zip(us, ids)])
+    got = fn.vmap(f, in_axes=dims)(u if dims[0] == 0 else u[0], idx if dims[1] == 0 else idx[0])
+    np.testing.assert_allclose(got, expected)

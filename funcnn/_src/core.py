@@ -261,7 +261,11 @@ def dtype_of(x: Any) -> np.dtype:
     dtype = getattr(x, "dtype", None)
     if isinstance(dtype, np.dtype):  # arrays, NumPy scalars and tracers: the common case
         return dtype
-    return np.result_type(x) if dtype is None else np.dtype(dtype)
+    if dtype is not None:
+        return np.dtype(dtype)
+    if isinstance(x, (list, tuple)):  # a nested list: the dtype NumPy would give it
+        return np.asarray(x).dtype
+    return np.result_type(x)
 
 
 def top_trace(args: Sequence[Any]) -> Trace | None:

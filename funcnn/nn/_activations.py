@@ -4,7 +4,10 @@ All of them are elementwise except ``softmax``, ``log_softmax`` and ``logsumexp`
 dtype of a floating input (constants are Python floats, so float32 stays float32), and are
 finite with finite derivatives for inputs of any magnitude a float32 can hold: branches
 that could overflow (``exp`` of a large argument) only ever see safe arguments, because
-the argument is chosen with ``where`` *before* the ``exp``.
+the argument is chosen with ``where`` *before* the ``exp``. Integer and boolean inputs are
+converted first to the floating dtype NumPy's ``exp`` gives them (int8 and uint8 to
+float16, int16 to float32, wider to float64), so nothing wraps around; complex inputs raise
+``TypeError``; NaN inputs give NaN (as ``np.maximum``, PyTorch and JAX do).
 
 Derivatives at kinks follow PyTorch (and JAX where both define them):
 
@@ -27,8 +30,9 @@ from typing import Any
 import numpy as np
 
 import funcnn.numpy as fnp
-from funcnn.extend import dtype_of
+from funcnn.extend import dtype_of, ndim_of, shape_of
 from funcnn.nn._checks import check_values
+from funcnn.numpy._reductions import float_operand, narrowed, widened
 from funcnn.scipy.special import ndtr
 
 __all__ = [
@@ -59,8 +63,10 @@ def relu(x: Any) -> Any:
     >>> nn.relu(np.array([-1.0, 0.0, 2.0]))
     array([0., 0., 2.])
     """
-    x = fnp.asarray(x)
-    return fnp.where(x > 0, x, 0.0)
+    x = float_operand(x, "relu")
+    # "x <= 0" chooses the zeros rather than "x > 0" the values, so NaN stays NaN (a diverged
+    # network must not report a finite loss)
+    return fnp.where(x <= 0, 0.0, x)
 
 
 def relu6(x: Any) -> Any:
@@ -81,7 +87,7 @@ def relu6(x: Any) -> Any:
     >>> nn.relu6(np.array([-1.0, 3.0, 9.0]))
     array([0., 3., 6.])
     """
-    return hard_tanh(x, 0.0, 6.0)
+    return hard_tanh(float_operand(x, "relu6"), 0.0, 6.0)
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
@@ -104,7 +110,7 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
     >>> nn.leaky_relu(np.array([-2.0, 3.0]), negative_slope=0.1)
     array([-0.2,  3. ])
     """
-    x = fnp.asarray(x)
+    x = float_operand(x, "leaky_relu")
     return fnp.where(x > 0, x, float(negative_slope) * x)
 
 
@@ -127,7 +133,7 @@ def elu(x: Any, alpha: float = 1.0) -> Any:
     >>> nn.elu(np.array([-1e4, 0.0, 2.0]))
     array([-1.,  0.,  2.])
     """
-    x = fnp.asarray(x)
+    x = float_operand(x, "elu")
     positive = x > 0
     negative_part = fnp.expm1(fnp.where(positive, 0.0, x))  # exp never sees a large argument
     return fnp.where(positive, x, float(alpha) * negative_part)
@@ -152,7 +158,7 @@ def selu(x: Any) -> Any:
     >>> nn.selu(np.array([0.0, 1.0])).round(6)
     array([0.      , 1.050701])
     """
-    return _SELU_SCALE * elu(x, _SELU_ALPHA)
+    return _SELU_SCALE * elu(float_operand(x, "selu"), _SELU_ALPHA)
 
 
 def gelu(x: Any, approximate: bool = False) -> Any:
@@ -181,7 +187,7 @@ def gelu(x: Any, approximate: bool = False) -> Any:
     >>> nn.gelu(np.array([1.0]), approximate=True).round(6)
     array([0.841192])
     """
-    x = fnp.asarray(x)
+    x = float_operand(x, "gelu")
     if approximate:
         inner = _SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x))
         return 0.5 * x * (1.0 + fnp.tanh(inner))
@@ -206,7 +212,7 @@ def sigmoid(x: Any) -> Any:
     >>> nn.sigmoid(np.array([-1e4, 0.0, 1e4]))
     array([0. , 0.5, 1. ])
     """
-    return fnp.logistic(fnp.asarray(x))
+    return fnp.logistic(float_operand(x, "sigmoid"))
 
 
 def tanh(x: Any) -> Any:
@@ -227,7 +233,7 @@ def tanh(x: Any) -> Any:
     >>> nn.tanh(np.array([0.0, 1e4]))
     array([0., 1.])
     """
-    return fnp.tanh(fnp.asarray(x))
+    return fnp.tanh(float_operand(x, "tanh"))
 
 
 def softplus(x: Any) -> Any:
@@ -248,7 +254,7 @@ def softplus(x: Any) -> Any:
     >>> nn.softplus(np.array([-1e4, 0.0, 3.0])).round(6)
     array([0.      , 0.693147, 3.048587])
     """
-    x = fnp.asarray(x)
+    x = float_operand(x, "softplus")
     positive = x > 0
     # -|x| written as a choice of two analytic branches, so that derivatives at 0 are exact.
     minus_abs = fnp.where(positive, -x, x)
@@ -273,7 +279,7 @@ def log_sigmoid(x: Any) -> Any:
     >>> nn.log_sigmoid(np.array([-50.0, 0.0])).round(6)
     array([-50.      ,  -0.693147])
     """
-    return -softplus(-fnp.asarray(x))
+    return -softplus(-float_operand(x, "log_sigmoid"))
 
 
 def silu(x: Any) -> Any:
@@ -294,7 +300,7 @@ def silu(x: Any) -> Any:
     >>> nn.silu(np.array([-1e4, 0.0, 1.0])).round(6)
     array([-0.      ,  0.      ,  0.731059])
     """
-    x = fnp.asarray(x)
+    x = float_operand(x, "silu")
     return x * fnp.logistic(x)
 
 
@@ -320,7 +326,7 @@ def hard_tanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
     >>> nn.hard_tanh(np.array([-3.0, 0.5, 3.0]))
     array([-1. ,  0.5,  1. ])
     """
-    x = fnp.asarray(x)
+    x = float_operand(x, "hard_tanh")
     lo, hi = float(min_val), float(max_val)
     if not lo < hi:
         raise ValueError(f"hard_tanh: min_val must be below max_val; got {lo} and {hi}")
@@ -352,13 +358,18 @@ def softmax(x: Any, axis: int = -1) -> Any:
     >>> nn.softmax(np.array([1e4, 1e4, -1e4], dtype=np.float32))
     array([0.5, 0.5, 0. ], dtype=float32)
     """
-    x = fnp.asarray(x)
+    x = float_operand(x, "softmax")
     unnormalized = fnp.exp(x - _stable_shift(x, axis))
     return unnormalized / fnp.sum(unnormalized, axis=axis, keepdims=True)
 
 
 def log_softmax(x: Any, axis: int = -1) -> Any:
     """``x - logsumexp(x)`` along `axis`: log-probabilities, finite for large logits.
+
+    Computed as ``s - log1p(rest)`` with ``s = x - max(x)`` (exact) and ``rest`` the sum of
+    ``exp(s)`` over all but the first maximum, so every entry keeps its relative precision at
+    any logit magnitude (``log_softmax(full(4, 1e8))`` is ``-log(4)`` in float32). float16 is
+    computed in float32 after the shift; a slice with a non-finite maximum gives nan.
 
     Parameters
     ----------
@@ -375,9 +386,31 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
     >>> from funcnn import nn
     >>> nn.log_softmax(np.array([1e4, 0.0], dtype=np.float32))
     array([     0., -10000.], dtype=float32)
+    >>> nn.log_softmax(np.full(4, 1e8, dtype=np.float32))
+    array([-1.3862944, -1.3862944, -1.3862944, -1.3862944], dtype=float32)
     """
-    x = fnp.asarray(x)
-    return x - fnp.logsumexp(x, axis=axis, keepdims=True)
+    x = float_operand(x, "log_softmax")
+    # x - logsumexp(x) would round away the small term at large logits (1e8 in float32 gives 0,
+    # not -log(n)): the difference is formed while the values are still small, after the shift.
+    # The shift is exact; float16 continues in float32. A slice whose maximum is not finite
+    # gives nan throughout, as in PyTorch and JAX.
+    shifted = widened(x - fnp.stop_gradient(fnp.max(x, axis=axis, keepdims=True)))
+    return narrowed(shifted - _log_sum_exp_shifted(shifted, axis), x)
+
+
+def _log_sum_exp_shifted(shifted: Any, axis: int) -> Any:
+    """``log(sum(exp(shifted)))`` along ``axis`` (kept), where each slice's maximum is 0.
+
+    The maximum's term ``exp(0) = 1`` is taken out and the rest summed into ``log1p``, so
+    that the winning class's log-probability, ``-log1p(rest)``, keeps full relative accuracy
+    when ``rest`` is tiny (``log(1 + rest)`` would round it to 0). Subtracting the one-hot
+    mask of the first maximum removes that 1 exactly and keeps the term's derivative.
+    """
+    ndim = ndim_of(shifted)
+    size = shape_of(shifted)[axis] if ndim else 1
+    positions = np.arange(size).reshape([size if i == axis % ndim else 1 for i in range(ndim)])
+    first = fnp.equal(fnp.argmax(shifted, axis=axis, keepdims=True), positions)
+    return fnp.log1p(fnp.sum(fnp.exp(shifted) - first, axis=axis, keepdims=True))
 
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -401,7 +434,7 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     >>> float(nn.logsumexp(np.array([1e4, 1e4])))  # doctest: +ELLIPSIS
     10000.693...
     """
-    return fnp.logsumexp(fnp.asarray(x), axis=axis, keepdims=keepdims)
+    return fnp.logsumexp(float_operand(x, "logsumexp"), axis=axis, keepdims=keepdims)
 
 
 def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> Any:
@@ -429,6 +462,11 @@ def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> Any:
     labels = fnp.asarray(labels)
     if dtype_of(labels).kind not in "iu":
         raise ValueError(f"one_hot: labels must be integers; got dtype {dtype_of(labels)}")
+    if isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes, (int, np.integer)):
+        raise TypeError(f"one_hot: num_classes must be an integer; got {num_classes!r}")
+    if num_classes < 1:
+        raise ValueError(f"one_hot: num_classes must be at least 1; got {num_classes}")
+    num_classes = int(num_classes)
     labels = check_values(labels, "indices", f"one_hot: labels must lie in [0, {num_classes})",
                           f" (labels shape {fnp.shape(labels)})", hi=num_classes)
     return fnp.astype(fnp.equal(labels[..., None], np.arange(num_classes)), dtype)

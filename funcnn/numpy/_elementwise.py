@@ -97,9 +97,15 @@ true_divide = divide
 
 
 def _power_base(g: Any, ans: Any, x: Any, y: Any) -> Any:
-    # a Python exponent stays a Python number (weak), so float32 ** 2 differentiates in float32
-    y_minus_1 = y - 1 if type(y) in _PYTHON_SCALARS else subtract(y, 1)
-    return multiply(g, multiply(y, power(x, y_minus_1)))
+    # d/dx x**y = y * x**(y - 1), taken as 0 where y == 0 (x**0 is constant), as in PyTorch and
+    # autograd: at x = 0 the formula would give 0 * inf = nan.
+    if type(y) in _PYTHON_SCALARS:  # a Python exponent stays weak: float32 ** 2 differentiates in float32
+        return multiply(g, 0) if y == 0 else multiply(g, multiply(y, power(x, y - 1)))
+    # Only x = y = 0 needs the convention: elsewhere the formula is finite, and its derivative
+    # in y (x**(y - 1) at y = 0) must survive for second derivatives.
+    both_zero = multiply(x == 0, y == 0)  # a product of booleans: "and"
+    safe_x = where(both_zero, 1, x)  # keeps the unused branch, and its own derivatives, finite
+    return multiply(g, where(both_zero, 0, multiply(y, power(safe_x, subtract(y, 1)))))
 
 
 def _power_exponent(g: Any, ans: Any, x: Any, y: Any) -> Any:
@@ -109,7 +115,8 @@ def _power_exponent(g: Any, ans: Any, x: Any, y: Any) -> Any:
 
 
 power: Op = binary("power", np.power, (_power_base, _power_exponent),
-               "Elementwise ``x1 ** x2``. The derivative in ``x2`` is taken as 0 where ``x1 <= 0``.")
+               "Elementwise ``x1 ** x2``. The derivative in ``x1`` is taken as 0 where ``x2 == 0`` "
+               "(also at ``x1 = 0``), the derivative in ``x2`` as 0 where ``x1 <= 0``.")
 
 
 def _share_impl(x: Any, y: Any, *, op: str, dtype: np.dtype) -> np.ndarray:

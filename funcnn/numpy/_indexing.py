@@ -267,16 +267,27 @@ def _getitem_batch(size: int, args: Sequence[Any], dims: tuple, index: Index) ->
     return _block_to_place(out, position, rank), 0
 
 
+def _updates_in_front(updates: Any, du: int | None, size: int, rank: int) -> Any:
+    """``updates`` with the batch axis first and one example's axes padded with leading size-1
+    axes to ``rank`` (updates may broadcast against the indexed shape)."""
+    updates = to_front(updates, du, size)
+    shape = shape_of(updates)
+    return reshape(updates, shape[:1] + (1,) * (1 + rank - len(shape)) + shape[1:])
+
+
 def _scatter_add_batch(size: int, args: Sequence[Any], dims: tuple, index: Index, shape: tuple) -> tuple[Any, int]:
     updates, arrays = args[0], args[1:]
     du, d_arrays = dims[0], dims[1:]
     if all(d is None for d in d_arrays):
-        _, rank, in_place = advanced_block(shape, index, [shape_of(a) for a in arrays])
-        updates = move_axis(updates, du, 0 if in_place else rank, size)
+        array_shapes = [shape_of(a) for a in arrays]
+        _, rank, in_place = advanced_block(shape, index, array_shapes)
+        updates = _updates_in_front(updates, du, size, len(indexed_shape(shape, index, array_shapes)))
+        updates = move_axis(updates, 0, 0 if in_place else rank, 0)
         return _scatter_add_p.bind(updates, *arrays, index=Index((_ALL,) + index), shape=(size,) + shape), 0
     lined, rank, shapes = _lined_up(arrays, d_arrays, size)
     position, _, _ = advanced_block(shape, index, shapes)
-    updates = _block_to_front(to_front(updates, du, size), position, rank)
+    updates = _block_to_front(_updates_in_front(updates, du, size, len(indexed_shape(shape, index, shapes))),
+                              position, rank)
     return _scatter_add_p.bind(updates, _batch_positions(size, rank), *lined, index=Index((ARRAY,) + index),
                                shape=(size,) + shape), 0
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
+import warnings
 from typing import Any
 
 import numpy as np
+from numpy.exceptions import AxisError
 
 from funcnn.extend import (
-    Primitive, ShapeDtype, axes_batch_rule, def_abstract_eval, def_batch, def_jvp, def_vjp, move_axis, ndim_of,
-    probe_dtype, shape_of,
+    Primitive, ShapeDtype, axes_batch_rule, def_abstract_eval, def_batch, def_jvp, def_vjp, dtype_of,
+    move_axis, ndim_of, probe_dtype, shape_of,
     sum_to_shape,  # noqa: F401  (re-exported for the op families)
 )
+from funcnn.numpy._creation import asarray
 from funcnn.numpy._elementwise import (
-    add, divide, exp, log, multiply, sqrt, square, stop_gradient, subtract, where,
+    add, astype, divide, exp, log, multiply, sqrt, square, stop_gradient, subtract, where,
 )
 from funcnn.numpy._logic import isfinite
 from funcnn.numpy._shape import broadcast_to, reshape
@@ -22,20 +26,62 @@ from funcnn.numpy._shape import broadcast_to, reshape
 Axis = Any  # None, an int or a tuple of ints
 
 
-def normalize_axis(axis: Axis, ndim: int, name: str = "axis") -> tuple[int, ...] | None:
-    """``axis`` as a sorted tuple of non-negative ints (``None`` stays ``None``), checked."""
+def normalize_axis(axis: Axis, ndim: int, name: str = "axis", who: str = "reduction",
+                   scalar_axis: bool = True) -> tuple[int, ...] | None:
+    """``axis`` as a sorted tuple of non-negative ints (``None`` stays ``None``), checked as
+    NumPy checks it: ``TypeError`` for anything but integers (bools included),
+    ``numpy.exceptions.AxisError`` for an axis out of range, ``ValueError`` for a repeat.
+
+    With ``scalar_axis`` (NumPy's ufunc reductions: ``sum``, ``max``...), axis 0 or -1 of a
+    0-d array is accepted and reduces nothing (``()``); ``mean``, ``var`` and ``std`` refuse it,
+    as NumPy's do.
+    """
     if axis is None:
         return None
-    axes = (axis,) if ndim_of(axis) == 0 else tuple(axis)
-    out = []
-    for a in axes:
-        a = int(a)
-        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
-            raise ValueError(f"{name} {a} is out of bounds for an array of dimension {ndim}")
-        out.append(a % builtins.max(ndim, 1))
+    entries = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    out = [_axis_index(a, axis, ndim, name, who, scalar_axis) for a in entries]
     if len(set(out)) != len(out):
-        raise ValueError(f"repeated axis in {name}={axis!r}")
-    return tuple(sorted(out))
+        raise ValueError(f"{who}: repeated axis in {name}={axis!r}")
+    return tuple(sorted(a for a in out if a < ndim))  # a 0-d array's axis 0 reduces nothing
+
+
+def _axis_index(a: Any, axis: Axis, ndim: int, name: str, who: str, scalar_axis: bool) -> int:
+    """One entry of ``axis`` as a non-negative int (``ndim`` itself for a 0-d array's axis 0)."""
+    try:
+        if isinstance(a, (bool, np.bool_)):
+            raise TypeError
+        index = operator.index(a)
+    except TypeError:
+        raise TypeError(f"{who}: {name} must be an integer, a tuple of integers or None; got "
+                        f"{axis!r} (of type {type(a).__name__})") from None
+    bound = builtins.max(ndim, 1) if scalar_axis else ndim
+    if not -bound <= index < bound:
+        raise AxisError(f"{who}: {name} {index} is out of bounds for an array of dimension {ndim}"
+                        + ("" if a is axis else f" ({name}={axis!r})"))
+    return index % bound if ndim else ndim
+
+
+def refuse_complex(a: Any, who: str) -> None:
+    """Raise ``TypeError`` if ``a`` is complex: for functions whose formula (an order, a
+    variance, a log-probability) has no complex meaning, instead of a complex result."""
+    if dtype_of(a).kind == "c":
+        raise TypeError(f"complex values are not supported by {who} (got dtype {dtype_of(a)}); "
+                        "pass the real and imaginary parts separately")
+
+
+def float_operand(x: Any, who: str) -> Any:
+    """``x`` as an array of a floating dtype, for a function that computes in floating point.
+
+    Integers and booleans are converted first, to the dtype NumPy's ``exp`` gives them
+    (bool, int8, uint8: float16; int16, uint16: float32; wider: float64), so that no
+    subtraction or negation wraps around; complex values raise ``TypeError``.
+    """
+    x = asarray(x)
+    dtype = dtype_of(x)
+    refuse_complex(x, who)
+    if dtype.kind in "biu":
+        return astype(x, np.promote_types(dtype, np.float16))
+    return x
 
 
 def kept_shape(shape: tuple, axis: tuple | None) -> tuple[int, ...]:
@@ -65,7 +111,7 @@ def reduction_primitive(name: str, impl: Any) -> Primitive:
 
 def reduce(prim: Primitive, a: Any, axis: Axis, keepdims: bool) -> Any:
     """Bind a reduction primitive with ``axis`` checked and normalized."""
-    return prim.bind(a, axis=normalize_axis(axis, ndim_of(a)), keepdims=keepdims)
+    return prim.bind(a, axis=normalize_axis(axis, ndim_of(a), who=prim.name), keepdims=keepdims)
 
 
 def _reduced_size(shape: tuple, axis: tuple | None) -> int:
@@ -82,7 +128,15 @@ def _restore(g: Any, x: Any, axis: tuple | None, keepdims: bool) -> Any:
 
 # --- sum ---------------------------------------------------------------------------------
 
-_sum_p = reduction_primitive("sum", np.sum)
+def _sum_impl(x: Any, axis: tuple | None = None, keepdims: bool = False) -> Any:
+    """``np.sum``, accumulating float16 in float32 (as PyTorch does): NumPy's float16 sums
+    lose whole units past 2048 and overflow in partial sums whose total fits."""
+    if getattr(x, "dtype", None) == np.float16:
+        return np.sum(x, axis=axis, keepdims=keepdims, dtype=np.float32).astype(np.float16)
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+_sum_p = reduction_primitive("sum", _sum_impl)
 def_vjp(_sum_p, lambda ans, x, axis, keepdims: lambda g: _restore(g, x, axis, keepdims))
 def_jvp(_sum_p, lambda t, ans, x, axis, keepdims: _sum_p.bind(t, axis=axis, keepdims=keepdims))
 
@@ -171,34 +225,76 @@ def prod(a: Any, axis: Axis = None, keepdims: bool = False) -> Any:
 
 
 # --- composites --------------------------------------------------------------------------
+#
+# float16 statistics are computed in float32 and rounded once at the end (as PyTorch does):
+# the sum of a few dozen float16 squares of size 50 already overflows float16's 65504.
+
+
+def widened(a: Any) -> Any:
+    """``a`` in float32 if it is float16, else unchanged: the dtype to accumulate it in."""
+    return astype(a, np.float32) if dtype_of(a) == np.float16 else a
+
+
+def narrowed(result: Any, a: Any) -> Any:
+    """``result`` (computed from ``widened(a)``) rounded back to float16 if ``a`` is float16."""
+    return astype(result, np.float16) if dtype_of(a) == np.float16 else result
 
 
 def mean(a: Any, axis: Axis = None, keepdims: bool = False) -> Any:
-    """Arithmetic mean over ``axis``."""
-    axes = normalize_axis(axis, ndim_of(a))
-    return divide(_sum_p.bind(a, axis=axes, keepdims=keepdims), _reduced_size(shape_of(a), axes))
+    """Arithmetic mean over ``axis`` (float16 accumulated in float32)."""
+    axes = normalize_axis(axis, ndim_of(a), who="mean", scalar_axis=False)
+    total = _sum_p.bind(widened(a), axis=axes, keepdims=keepdims)
+    return narrowed(divide(total, _reduced_size(shape_of(a), axes)), a)
+
+
+def _wide_var(a: Any, axis: Axis, ddof: Any, keepdims: bool, who: str) -> Any:
+    """The variance, in float32 for float16 ``a``; NumPy's divisor ``max(n - ddof, 0)``."""
+    refuse_complex(a, who)
+    axes = normalize_axis(axis, ndim_of(a), who=who, scalar_axis=False)
+    dof = _reduced_size(shape_of(a), axes) - ddof
+    if dof <= 0:  # NumPy's warning and result: inf, or nan where the spread is 0
+        warnings.warn("Degrees of freedom <= 0 for slice", RuntimeWarning, stacklevel=3)
+        dof = 0
+    wide = widened(a)
+    centered = subtract(wide, mean(wide, axes, keepdims=True))
+    return divide(_sum_p.bind(square(centered), axis=axes, keepdims=keepdims), dof)
 
 
 def var(a: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any:
-    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (NumPy's ``var``)."""
-    axes = normalize_axis(axis, ndim_of(a))
-    n = _reduced_size(shape_of(a), axes)
-    centered = subtract(a, mean(a, axes, keepdims=True))
-    return divide(_sum_p.bind(square(centered), axis=axes, keepdims=keepdims), n - ddof)
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (NumPy's ``var``).
+
+    ``ddof >= n`` gives inf (nan at zero spread) with a ``RuntimeWarning``, as in NumPy;
+    float16 is accumulated in float32; complex values raise ``TypeError``.
+    """
+    return narrowed(_wide_var(a, axis, ddof, keepdims, "var"), a)
+
+
+def _sqrt_flat_at_zero(v: Any) -> Any:
+    """``sqrt(v)`` whose derivative at ``v == 0`` is 0 instead of infinite (the inner ``where``
+    keeps the unused branch finite, so every order of derivative is finite there too)."""
+    zero = v == 0
+    return where(zero, 0.0, sqrt(where(zero, 1.0, v)))
 
 
 def std(a: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any:
-    """Standard deviation over ``axis`` (NumPy's ``std``). Its gradient is infinite at zero spread."""
-    return sqrt(var(a, axis, ddof=ddof, keepdims=keepdims))
+    """Standard deviation over ``axis`` (NumPy's ``std``).
+
+    At zero spread (a constant slice, or a single element) its derivative is taken as 0, as
+    in PyTorch and autograd, not the infinite one of ``sqrt`` at 0: normalising a batch of
+    one then gives zero gradients, not NaN. Otherwise as :func:`var`.
+    """
+    return narrowed(_sqrt_flat_at_zero(_wide_var(a, axis, ddof, keepdims, "std")), a)
 
 
 def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False) -> Any:
     """``log(sum(b * exp(a)))`` over ``axis``, computed without overflow (SciPy's signature).
 
     The largest element is subtracted first (as a constant, so the gradient is the exact
-    softmax); slices that are all ``-inf`` give ``-inf``.
+    softmax); slices that are all ``-inf`` give ``-inf``. Integer inputs are converted to
+    floating point first (as ``np.exp`` converts them); complex ones raise ``TypeError``.
     """
-    axes = normalize_axis(axis, ndim_of(a))
+    a = float_operand(a, "logsumexp")
+    axes = normalize_axis(axis, ndim_of(a), who="logsumexp")
     shift = stop_gradient(_max_p.bind(a, axis=axes, keepdims=True))
     shift = where(isfinite(shift), shift, 0)
     terms = exp(subtract(a, shift))
@@ -253,18 +349,20 @@ _argmax_p = _arg_primitive("argmax", np.argmax)
 _argmin_p = _arg_primitive("argmin", np.argmin)
 
 
-def _arg_axis(a: Any, axis: int | None) -> int | None:
+def _arg_axis(a: Any, axis: int | None, who: str) -> int | None:
     if axis is None:
         return None
-    axes = normalize_axis(int(axis), ndim_of(a))
+    if isinstance(axis, (tuple, list)):
+        raise TypeError(f"{who}: axis must be an integer or None (one axis); got {axis!r}")
+    axes = normalize_axis(axis, ndim_of(a), who=who)
     return axes[0] if axes else None
 
 
 def argmax(a: Any, axis: int | None = None, keepdims: bool = False) -> Any:
     """Index of the maximum (first on ties); an integer array, no derivative."""
-    return _argmax_p.bind(a, axis=_arg_axis(a, axis), keepdims=keepdims)
+    return _argmax_p.bind(a, axis=_arg_axis(a, axis, "argmax"), keepdims=keepdims)
 
 
 def argmin(a: Any, axis: int | None = None, keepdims: bool = False) -> Any:
     """Index of the minimum (first on ties); an integer array, no derivative."""
-    return _argmin_p.bind(a, axis=_arg_axis(a, axis), keepdims=keepdims)
+    return _argmin_p.bind(a, axis=_arg_axis(a, axis, "argmin"), keepdims=keepdims)

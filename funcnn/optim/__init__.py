@@ -78,12 +78,20 @@ from ._scaling import scale as scale
 from ._scaling import scale_by_learning_rate as scale_by_learning_rate
 from ._scaling import scale_by_schedule as scale_by_schedule
 from ._schedules import constant as constant
+from ._schedules import constant_schedule as constant_schedule
 from ._schedules import cosine_decay as cosine_decay
+from ._schedules import cosine_decay_schedule as cosine_decay_schedule
+from ._schedules import cosine_onecycle_schedule as cosine_onecycle_schedule
 from ._schedules import exponential_decay as exponential_decay
+from ._schedules import linear_schedule as linear_schedule
 from ._schedules import linear_warmup as linear_warmup
 from ._schedules import one_cycle as one_cycle
 from ._schedules import piecewise_constant as piecewise_constant
+from ._schedules import piecewise_constant_schedule as piecewise_constant_schedule
+from ._schedules import polynomial as polynomial
+from ._schedules import polynomial_schedule as polynomial_schedule
 from ._schedules import warmup_cosine_decay as warmup_cosine_decay
+from ._schedules import warmup_cosine_decay_schedule as warmup_cosine_decay_schedule
 
 __all__ = [
     # base
@@ -140,11 +148,19 @@ __all__ = [
     "sgd",
     # schedules
     "constant",
+    "constant_schedule",
     "cosine_decay",
+    "cosine_decay_schedule",
+    "cosine_onecycle_schedule",
     "exponential_decay",
+    "linear_schedule",
     "linear_warmup",
     "one_cycle",
     "piecewise_constant",
+    "piecewise_constant_schedule",
+    "polynomial",
+    "polynomial_schedule",
     "schedules",
     "warmup_cosine_decay",
+    "warmup_cosine_decay_schedule",
 ]

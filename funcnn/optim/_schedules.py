@@ -31,7 +31,16 @@ __all__ = [
     "linear_warmup",
     "one_cycle",
     "piecewise_constant",
+    "polynomial",
     "warmup_cosine_decay",
+    # optax's names
+    "constant_schedule",
+    "cosine_decay_schedule",
+    "cosine_onecycle_schedule",
+    "linear_schedule",
+    "piecewise_constant_schedule",
+    "polynomial_schedule",
+    "warmup_cosine_decay_schedule",
 ]
 
 
@@ -283,6 +292,58 @@ def linear_warmup(
     return schedule
 
 
+def polynomial(
+    init_value: float,
+    end_value: float,
+    power: float,
+    transition_steps: int,
+    transition_begin: int = 0,
+) -> Schedule:
+    """Go from ``init_value`` to ``end_value`` along a polynomial of degree ``power``, then stay.
+
+    With ``c = clip(count - transition_begin, 0, transition_steps)``::
+
+        f(count) = (init_value - end_value) * (1 - c / transition_steps)**power + end_value
+
+    ``power=1`` is :func:`linear_warmup`; ``power=2`` falls fast at first, then levels off.
+
+    Parameters
+    ----------
+    init_value : float
+        Value up to ``transition_begin``.
+    end_value : float
+        Value from ``transition_begin + transition_steps`` on.
+    power : float
+        Degree of the polynomial, > 0.
+    transition_steps : int
+        Length of the transition, > 0.
+    transition_begin : int, default 0
+        Steps to hold ``init_value`` first, >= 0.
+
+    Returns
+    -------
+    callable, ``count -> float``
+
+    Examples
+    --------
+    >>> schedule = polynomial(1.0, 0.0, power=2, transition_steps=10)
+    >>> print(schedule(0), schedule(5), schedule(10), schedule(20))
+    1.0 0.25 0.0 0.0
+    """
+    init_value, end_value = float(init_value), float(end_value)
+    power = check_positive("power", power)
+    transition_steps = _check_steps("transition_steps", transition_steps)
+    check_positive("transition_steps", transition_steps)
+    transition_begin = _check_steps("transition_begin", transition_begin)
+    check_non_negative("transition_begin", transition_begin)
+
+    def schedule(count: Any) -> Any:
+        c = fnp.clip(_counts(count) - transition_begin, 0.0, transition_steps)
+        return _out((init_value - end_value) * _power(1.0 - c / transition_steps, power) + end_value)
+
+    return schedule
+
+
 def warmup_cosine_decay(
     init_value: float,
     peak_value: float,
@@ -408,5 +469,82 @@ def one_cycle(
         up = start + (peak_value - start) * (1.0 - _half_cosine(fnp.clip(c / rise, 0.0, 1.0)))
         down = end + (peak_value - end) * _half_cosine(fnp.clip((c - rise) / fall, 0.0, 1.0))
         return _out(fnp.where(c <= rise, up, down))
+
+    return schedule
+
+
+# --- optax's names -----------------------------------------------------------------------
+#
+# The names optax users type, with optax's signatures and values. Each is one of the schedules
+# above, except ``cosine_onecycle_schedule``, whose rise ends on a whole step (optax rounds
+# ``pct_start * transition_steps`` down), where :func:`one_cycle` lets it end between steps.
+
+constant_schedule = constant
+linear_schedule = linear_warmup
+cosine_decay_schedule = cosine_decay
+piecewise_constant_schedule = piecewise_constant
+polynomial_schedule = polynomial
+warmup_cosine_decay_schedule = warmup_cosine_decay
+
+
+def _cosine_between(start: float, end: float, frac: Any) -> Any:
+    """From ``start`` at ``frac = 0`` (exactly) to ``end`` at ``frac = 1`` along half a cosine wave."""
+    return start + (end - start) * (1.0 - _half_cosine(frac))
+
+
+def cosine_onecycle_schedule(
+    transition_steps: int,
+    peak_value: float,
+    pct_start: float = 0.3,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+) -> Schedule:
+    """The one-cycle policy as ``optax.cosine_onecycle_schedule``: :func:`one_cycle` with the
+    peak on the whole step ``s = int(pct_start * transition_steps)``.
+
+    With ``a = peak_value / div_factor`` and ``z = a / final_div_factor``, the value rises
+    from ``a`` to ``peak_value`` along half a cosine over steps ``[0, s)``, falls to ``z``
+    over ``[s, transition_steps)``, and stays at ``z``.
+
+    Parameters
+    ----------
+    transition_steps : int
+        Length of the whole cycle, > 0.
+    peak_value : float
+        Highest value, at step ``s``.
+    pct_start : float in [0, 1], default 0.3
+        Fraction of the cycle spent rising (``s = 0``: no rise).
+    div_factor : float, default 25
+        Start value is ``peak_value / div_factor``; > 0.
+    final_div_factor : float, default 1e4
+        End value is the start value divided by this; > 0.
+
+    Returns
+    -------
+    callable, ``count -> float``
+
+    Examples
+    --------
+    >>> schedule = cosine_onecycle_schedule(10, 1.0, pct_start=0.25, div_factor=10.0,
+    ...                                     final_div_factor=1.0)
+    >>> print(schedule(0), schedule(1), schedule(2), schedule(10))
+    0.1 0.55 1.0 0.1
+    """
+    transition_steps = _check_steps("transition_steps", transition_steps)
+    check_positive("transition_steps", transition_steps)
+    pct_start = float(pct_start)
+    if not 0.0 <= pct_start <= 1.0:
+        raise ValueError(f"pct_start must be in [0, 1], got {pct_start!r}")
+    peak_value = float(peak_value)
+    start = peak_value / check_positive("div_factor", div_factor)
+    end = start / check_positive("final_div_factor", final_div_factor)
+    rise = int(pct_start * transition_steps)
+    fall = transition_steps - rise
+
+    def schedule(count: Any) -> Any:
+        c = _counts(count)
+        up = _cosine_between(start, peak_value, c / max(rise, 1))
+        down = _cosine_between(peak_value, end, (c - rise) / max(fall, 1))
+        return _out(fnp.where(c < rise, up, fnp.where(c < transition_steps, down, end)))
 
     return schedule

@@ -371,3 +371,11 @@ def test_float32_updates_match_optax(case):
             assert a.dtype == np.float32 and np.asarray(e).dtype == np.float32
             np.testing.assert_allclose(a, np.asarray(e), rtol=2e-5, atol=1e-7)
         params = optim.apply_updates(params, updates)
+
+
+def test_global_norm_has_a_finite_derivative_at_zero():
+    zeros = {"a": np.zeros(3), "b": np.zeros((2, 2))}
+    grads = fn.grad(optim.global_norm)(zeros)
+    for leaf in tree_leaves(grads):
+        np.testing.assert_array_equal(leaf, 0.0)
+    np.testing.assert_allclose(fn.grad(optim.global_norm)({"a": np.array([3.0, 4.0])})["a"], [0.6, 0.8])

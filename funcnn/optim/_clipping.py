@@ -57,7 +57,7 @@ def clip(max_delta: Scalar) -> GradientTransformation:
 def global_norm(updates: Updates) -> Any:
     """The Euclidean norm of all leaves taken together, computed in float64.
 
-    ``||u|| = sqrt(sum over leaves of sum(u**2))``
+    ``||u|| = sqrt(sum over leaves of sum(u**2))``; its derivative at zero is taken as 0.
 
     Parameters
     ----------
@@ -76,7 +76,10 @@ def global_norm(updates: Updates) -> Any:
     squares = [fnp.sum(fnp.square(as_float64(g))) for g in tree_leaves(updates)]
     if not squares:
         return np.float64(0.0)
-    return fnp.sqrt(functools.reduce(operator.add, squares))
+    total = functools.reduce(operator.add, squares)
+    # at zero, the norm's derivative is taken as 0 (as linalg.norm's), not sqrt's infinite one
+    zero = total == 0
+    return fnp.where(zero, 0.0, fnp.sqrt(fnp.where(zero, 1.0, total)))
 
 
 def clip_by_global_norm(max_norm: Scalar) -> GradientTransformation:

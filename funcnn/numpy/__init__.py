@@ -19,6 +19,7 @@ from funcnn.numpy._elementwise import (
     sign, sin, sinh, sqrt, square, stop_gradient, subtract, tan, tanh, true_divide, trunc, where,
 )
 from funcnn.numpy._indexing import getitem, scatter_add, take, take_along_axis
+from funcnn.numpy._at import at
 from funcnn.numpy._linalg import dot, inner, matmul, outer, tensordot, vdot
 from funcnn.numpy._logic import (
     allclose, argsort, array_equal, equal, greater, greater_equal, isfinite, isinf,

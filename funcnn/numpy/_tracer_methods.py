@@ -33,6 +33,12 @@ def _divmod(x: Any, y: Any) -> tuple[Any, Any]:
     return fnp.floor_divide(x, y), fnp.remainder(x, y)
 
 
+def _setitem(self: Tracer, index: Any, values: Any) -> None:
+    raise TypeError("arrays being traced are immutable: `x[index] = values` cannot change a traced value. "
+                    "Write `x = x.at[index].set(values)` (or `x = funcnn.numpy.at(x)[index].set(values)`) for a "
+                    "new array with the update; .add, .multiply, .min and .max combine instead of replacing")
+
+
 def _methods() -> dict[str, Any]:
     return {
         "__add__": fnp.add, "__radd__": _swap(fnp.add),
@@ -52,6 +58,7 @@ def _methods() -> dict[str, Any]:
         "__lt__": fnp.less, "__le__": fnp.less_equal, "__gt__": fnp.greater,
         "__ge__": fnp.greater_equal, "__eq__": fnp.equal, "__ne__": fnp.not_equal,
         "__getitem__": fnp.getitem,
+        "__setitem__": _setitem, "at": property(lambda self: fnp.at(self)),
         "__iter__": lambda self: (self[i] for i in range(len(self))),
         "T": property(lambda self: fnp.transpose(self)),
         "mT": property(lambda self: fnp.swapaxes(self, -1, -2)),

@@ -22,7 +22,8 @@ The package holds one idea per file: ``_threefry`` (the cipher and a key's
 stream of words), ``_from_words`` (words to floats, bounded integers and
 orderings), ``_ieee_math`` (the exact special functions), ``_checks`` (argument
 checks), ``_keys`` (``key``, ``split``, ``fold_in``), ``_samplers`` and
-``_choice`` (the public samplers and their primitives).
+``_choice`` (the public samplers and their primitives), ``_categorical`` (Gumbel noise and
+categorical draws by the Gumbel-max trick).
 
 Examples
 --------
@@ -32,6 +33,8 @@ Examples
 >>> random.uniform(sub, (2, 3)).shape
 (2, 3)
 """
+from funcnn.random._categorical import categorical as categorical
+from funcnn.random._categorical import gumbel as gumbel
 from funcnn.random._choice import choice as choice
 from funcnn.random._choice import permutation as permutation
 from funcnn.random._keys import Key as Key
@@ -51,8 +54,10 @@ __all__ = [
     "PRNGKey",
     "bernoulli",
     "bits",
+    "categorical",
     "choice",
     "fold_in",
+    "gumbel",
     "key",
     "normal",
     "permutation",

@@ -84,6 +84,17 @@ from funcnn.nn._linear import (
 )
 from funcnn.nn._normalization import BatchNorm as BatchNorm
 from funcnn.nn._normalization import LayerNorm as LayerNorm
+from funcnn.nn._attention import (
+    MultiHeadAttention as MultiHeadAttention,
+    PositionalEmbedding as PositionalEmbedding,
+    causal_mask as causal_mask,
+    dot_product_attention as dot_product_attention,
+    sinusoidal_positional_encoding as sinusoidal_positional_encoding,
+)
+from funcnn.nn._transformer import (
+    TransformerDecoderLayer as TransformerDecoderLayer,
+    TransformerEncoderLayer as TransformerEncoderLayer,
+)
 
 __all__ = [
     "BatchNorm", "Dense", "Dropout", "Elu", "Embedding", "Flatten", "Gelu", "HardTanh", "Identity",
@@ -93,6 +104,10 @@ __all__ = [
     "hard_tanh", "initializers", "layer_norm", "leaky_relu", "log_sigmoid", "log_softmax",
     "logsumexp", "one_hot", "parallel", "relu", "relu6", "residual", "selu", "serial", "sigmoid",
     "silu", "softmax", "softplus", "swish", "tanh",
+]
+__all__ += [
+    "MultiHeadAttention", "PositionalEmbedding", "TransformerDecoderLayer", "TransformerEncoderLayer",
+    "causal_mask", "dot_product_attention", "sinusoidal_positional_encoding",
 ]
 
 # Convolution and pooling live in their own module; their layers are defined on top of it.

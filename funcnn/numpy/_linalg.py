@@ -39,6 +39,10 @@ def _matmul_ct_b(g: Any, a: Any, b: Any) -> Any:
         return multiply(expand_dims(a, -1), expand_dims(g, -2))
     if ndim_of(b) == 1:
         return getitem(matmul(swapaxes(a, -1, -2), expand_dims(g, -1)), (Ellipsis, 0))
+    if ndim_of(b) == 2 and ndim_of(a) > 2:  # one GEMM over all rows of the stack, not a stack summed
+        rows = math.prod(shape_of(a)[:-1])
+        return _matmul_p.bind(_matrix_transpose(reshape(a, (rows, shape_of(a)[-1]))),
+                              reshape(g, (rows, shape_of(g)[-1])))
     return _matmul_p.bind(_matrix_transpose(a), g)
 
 
@@ -69,6 +73,10 @@ def _matmul_impl(a: Any, b: Any) -> np.ndarray:
         # a contraction of length one is an outer product: a broadcast multiply runs 2-3x faster than
         # NumPy's matmul of stacked (n, 1) by (1, m) matrices (per-example weight gradients are these)
         return np.multiply(a, b, order="C")
+    if a.ndim > 2 and b.ndim == 2:
+        # a stack of matrices times one matrix is one GEMM over all rows: NumPy would run one
+        # small product per matrix of the stack (2-3x slower for a Dense layer on sequences)
+        return np.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + b.shape[-1:])
     return np.matmul(a, b)
 
 

@@ -84,6 +84,10 @@ from funcnn.nn._linear import (
 )
 from funcnn.nn._normalization import BatchNorm as BatchNorm
 from funcnn.nn._normalization import LayerNorm as LayerNorm
+from funcnn.nn._normalization import GroupNorm as GroupNorm
+from funcnn.nn._normalization import RMSNorm as RMSNorm
+from funcnn.nn._functional import group_norm as group_norm
+from funcnn.nn._functional import rms_norm as rms_norm
 from funcnn.nn._attention import (
     MultiHeadAttention as MultiHeadAttention,
     PositionalEmbedding as PositionalEmbedding,
@@ -105,6 +109,7 @@ __all__ = [
     "logsumexp", "one_hot", "parallel", "relu", "relu6", "residual", "selu", "serial", "sigmoid",
     "silu", "softmax", "softplus", "swish", "tanh",
 ]
+__all__ += ["GroupNorm", "RMSNorm", "group_norm", "rms_norm"]
 __all__ += [
     "MultiHeadAttention", "PositionalEmbedding", "TransformerDecoderLayer", "TransformerEncoderLayer",
     "causal_mask", "dot_product_attention", "sinusoidal_positional_encoding",

@@ -16,8 +16,9 @@ import funcnn.numpy as fnp
 from funcnn import random
 from funcnn.extend import dtype_of, shape_of
 from funcnn.nn._checks import check_values
+from funcnn.nn._layer import positive_int
 
-__all__ = ["batch_norm", "dense", "dropout", "embedding", "flatten", "layer_norm"]
+__all__ = ["batch_norm", "dense", "dropout", "embedding", "flatten", "group_norm", "layer_norm", "rms_norm"]
 
 
 def _check_vector(value: Any, name: str, size: int, who: str, why: str) -> None:
@@ -279,6 +280,100 @@ def layer_norm(x: Any, scale: Any = None, bias: Any = None, *, axis: Any = -1,
            [-1.,  1.]])
     """
     return layer_norm_impl(x, scale, bias, axis, eps, "layer_norm")
+
+
+# --- group norm and RMS norm ------------------------------------------------------------
+
+
+def _affine(y: Any, value: Any, name: str, shape: tuple, along: tuple, who: str, why: str) -> Any:
+    """``y`` scaled (``name == "scale"``) or shifted by ``value`` of ``shape``, reshaped to ``along``."""
+    if value is None:
+        return y
+    if tuple(shape_of(value)) != shape:
+        raise ValueError(f"{who}: {name} must have shape {shape} ({why}); got shape {shape_of(value)}")
+    term = fnp.reshape(value, along)
+    return y * term if name == "scale" else y + term
+
+
+def group_norm_impl(x: Any, num_groups: int, scale: Any, bias: Any, eps: float, who: str) -> Any:
+    xs = tuple(shape_of(x))
+    if len(xs) < 2:
+        raise ValueError(f"{who}: x must have shape (batch, channels, ...); got shape {xs}")
+    channels = xs[1]
+    if channels % num_groups:
+        raise ValueError(f"{who}: num_groups={num_groups} must divide the {channels} channels of x "
+                         f"(shape {xs})")
+    grouped = fnp.reshape(x, (xs[0], num_groups, channels // num_groups) + xs[2:])
+    axes = tuple(range(2, len(xs) + 1))
+    mean = fnp.mean(grouped, axis=axes, keepdims=True)
+    var = fnp.var(grouped, axis=axes, keepdims=True)
+    y = fnp.reshape((grouped - mean) / fnp.sqrt(var + eps), xs)
+    along = (1, channels) + (1,) * (len(xs) - 2)
+    why = f"one per channel of x, whose shape is {xs}"
+    y = _affine(y, scale, "scale", (channels,), along, who, why)
+    return _affine(y, bias, "bias", (channels,), along, who, why)
+
+
+def group_norm(x: Any, num_groups: int, scale: Any = None, bias: Any = None, *, eps: float = 1e-5) -> Any:
+    """Group normalisation (PyTorch's ``GroupNorm``): the channels of each example split into
+    ``num_groups`` groups, each group normalised over its channels and every spatial position
+    to zero mean and unit (biased) variance; then a per-channel scale and bias.
+
+    ``num_groups=1`` normalises whole examples (LayerNorm over C, H, W); ``num_groups=C`` is
+    instance normalisation. Unlike BatchNorm it does not depend on the batch.
+
+    Parameters
+    ----------
+    x : ndarray, shape (batch, channels, ...)
+    num_groups : int, dividing ``channels``
+    scale, bias : ndarray, shape (channels,), optional
+    eps : float, default 1e-5
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from funcnn import nn
+    >>> x = np.array([[[1.0, 3.0], [10.0, 30.0]]])       # 1 example, 2 channels, 2 positions
+    >>> nn.group_norm(x, 2, eps=0.0)
+    array([[[-1.,  1.],
+            [-1.,  1.]]])
+    """
+    return group_norm_impl(x, positive_int(num_groups, "group_norm", "num_groups"), scale, bias, eps, "group_norm")
+
+
+def rms_norm_impl(x: Any, scale: Any, axis: Any, eps: float | None, who: str) -> Any:
+    xs = tuple(shape_of(x))
+    axes = normalized_axes(axis, len(xs), who)
+    if eps is None:  # PyTorch's default: the machine epsilon of x's dtype
+        kind = dtype_of(x)
+        eps = float(np.finfo(kind if kind.kind == "f" else np.float32).eps)
+    y = x / fnp.sqrt(fnp.mean(fnp.square(x), axis=axes, keepdims=True) + eps)
+    along = tuple(xs[i] if i in axes else 1 for i in range(len(xs)))
+    features = tuple(xs[a] for a in axes)
+    return _affine(y, scale, "scale", features, along, who, f"the normalised axes {axes} of x, whose shape is {xs}")
+
+
+def rms_norm(x: Any, scale: Any = None, *, axis: Any = -1, eps: float | None = None) -> Any:
+    """Root-mean-square normalisation (PyTorch's ``RMSNorm``): ``x / sqrt(mean(x**2) + eps)``
+    over ``axis``, times ``scale``. No centring and no bias: cheaper than LayerNorm, and the
+    norm used by many recent Transformers.
+
+    Parameters
+    ----------
+    x : ndarray, any shape with the normalised axes
+    scale : ndarray, the shape of `x` along `axis`, optional
+    axis : int or tuple of int, default -1
+    eps : float, optional
+        Added to the mean square; by default the machine epsilon of x's dtype (PyTorch's default).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from funcnn import nn
+    >>> nn.rms_norm(np.array([[3.0, 4.0]]), eps=0.0).round(6)   # the root mean square is sqrt(12.5)
+    array([[0.848528, 1.131371]])
+    """
+    return rms_norm_impl(x, scale, axis, eps, "rms_norm")
 
 
 # --- embedding ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Normalisation layers: ``BatchNorm`` (running statistics threaded as explicit state) and
-``LayerNorm``."""
+"""Normalisation layers: ``BatchNorm`` (running statistics threaded as explicit state),
+``LayerNorm``, ``GroupNorm`` and ``RMSNorm``."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,10 +9,12 @@ from numpy.typing import DTypeLike
 
 from funcnn import random
 from funcnn.nn import initializers
-from funcnn.nn._functional import batch_norm_impl, layer_norm_impl, normalized_axes
-from funcnn.nn._layer import Context, Layer, as_shape, describe, entry
+from funcnn.nn._functional import (
+    batch_norm_impl, group_norm_impl, layer_norm_impl, normalized_axes, rms_norm_impl,
+)
+from funcnn.nn._layer import Context, Layer, as_shape, describe, entry, positive_int
 
-__all__ = ["BatchNorm", "LayerNorm"]
+__all__ = ["BatchNorm", "GroupNorm", "LayerNorm", "RMSNorm"]
 
 
 def _check_eps(eps: float, who: str) -> None:
@@ -167,3 +169,96 @@ def LayerNorm(axis: Any = -1, eps: float = 1e-5, use_scale: bool = True, use_bia
         return layer_norm_impl(x, scale, bias, axis, eps, who), state
 
     return Layer("layer_norm", init_fn, apply_fn, f"LayerNorm(axis={axis})")
+
+
+def GroupNorm(num_groups: int, eps: float = 1e-5, use_scale: bool = True, use_bias: bool = True,
+              scale_init: initializers.Initializer | None = None,
+              bias_init: initializers.Initializer | None = None,
+              dtype: DTypeLike = np.float32) -> Layer:
+    """Group normalisation (PyTorch's ``GroupNorm``): each example's channels in ``num_groups``
+    groups, each normalised over its channels and positions; a learned scale and bias per
+    channel. No state, the same in both modes (see :func:`funcnn.nn.group_norm`).
+
+    Notes
+    -----
+    x : shape (batch, channels, ...) -> y : the shape of x.
+    Params ``{"scale": (channels,), "bias": (channels,)}``: PyTorch's ``weight`` and ``bias``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from funcnn import nn, random
+    >>> gn = nn.GroupNorm(2)
+    >>> _, params = gn.init(random.key(0), (-1, 4, 8, 8))
+    >>> params["scale"].shape
+    (4,)
+    >>> gn.apply(params, np.ones((2, 4, 8, 8), np.float32)).shape
+    (2, 4, 8, 8)
+    """
+    num_groups = positive_int(num_groups, "GroupNorm", "num_groups")
+    _check_eps(eps, "GroupNorm")
+    scale_init = initializers.ones if scale_init is None else scale_init
+    bias_init = initializers.zeros if bias_init is None else bias_init
+
+    def init_fn(key: Any, input_shape: Any, path: tuple[str, ...]) -> tuple[Any, Any, Any]:
+        who = describe("GroupNorm", path)
+        shape = as_shape(input_shape, who)
+        if len(shape) < 2 or shape[1] < 1 or shape[1] % num_groups:
+            raise ValueError(f"{who}: input_shape must be (batch, channels, ...) with a known number of "
+                             f"channels that num_groups={num_groups} divides; got {shape}")
+        k_scale, k_bias = random.split(key)
+        params = {}
+        if use_scale:
+            params["scale"] = scale_init(k_scale, (shape[1],), dtype)
+        if use_bias:
+            params["bias"] = bias_init(k_bias, (shape[1],), dtype)
+        return shape, params, {}
+
+    def apply_fn(params: Any, state: Any, x: Any, ctx: Context) -> tuple[Any, Any]:
+        who = describe("GroupNorm", ctx.path)
+        scale = entry(params, "scale", ctx.path) if use_scale else None
+        bias = entry(params, "bias", ctx.path) if use_bias else None
+        return group_norm_impl(x, num_groups, scale, bias, eps, who), state
+
+    return Layer("group_norm", init_fn, apply_fn, f"GroupNorm({num_groups})")
+
+
+def RMSNorm(axis: Any = -1, eps: float | None = None, use_scale: bool = True,
+            scale_init: initializers.Initializer | None = None, dtype: DTypeLike = np.float32) -> Layer:
+    """Root-mean-square normalisation (PyTorch's ``RMSNorm``) over `axis`, with a learned scale
+    (see :func:`funcnn.nn.rms_norm`); ``eps`` defaults to the machine epsilon of the input's dtype.
+
+    Notes
+    -----
+    x : any shape -> y : the shape of x.
+    Params ``{"scale": S}``, ``S`` the shape of x along `axis` (PyTorch's ``weight``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from funcnn import nn, random
+    >>> rms = nn.RMSNorm()
+    >>> _, params = rms.init(random.key(0), (-1, 4))
+    >>> y = rms.apply(params, np.arange(8.0).reshape(2, 4))
+    >>> np.allclose((y ** 2).mean(axis=-1), 1.0)
+    True
+    """
+    if eps is not None:
+        _check_eps(eps, "RMSNorm")
+    scale_init = initializers.ones if scale_init is None else scale_init
+
+    def init_fn(key: Any, input_shape: Any, path: tuple[str, ...]) -> tuple[Any, Any, Any]:
+        who = describe("RMSNorm", path)
+        shape = as_shape(input_shape, who)
+        axes = normalized_axes(axis, len(shape), who)
+        features = tuple(shape[a] for a in axes)
+        if any(d < 1 for d in features):
+            raise ValueError(f"{who}: the normalised axes {axes} of input_shape {shape} must have known sizes")
+        params = {"scale": scale_init(key, features, dtype)} if use_scale else {}
+        return shape, params, {}
+
+    def apply_fn(params: Any, state: Any, x: Any, ctx: Context) -> tuple[Any, Any]:
+        scale = entry(params, "scale", ctx.path) if use_scale else None
+        return rms_norm_impl(x, scale, axis, eps, describe("RMSNorm", ctx.path)), state
+
+    return Layer("rms_norm", init_fn, apply_fn, f"RMSNorm(axis={axis})")

@@ -141,3 +141,61 @@ def test_nested_lists_work_where_numpy_takes_them(data):
     for name in ("sum", "flip", "sort", "exp", "cumsum"):
         if hasattr(fnp, name):
             agrees_or_refuses(getattr(fnp, name), getattr(np, name), (as_list,), {}, name)
+
+
+# --- activations: floating results, NaN kept, values of the formula, for any input ---------------
+
+import math  # noqa: E402
+
+from funcnn import nn  # noqa: E402
+
+
+def _sigmoid(x):
+    return 0.5 * (1 + np.tanh(0.5 * x))
+
+
+def _erf(x):
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def _log_softmax(x):
+    if x.ndim == 0:
+        return np.where(np.isnan(x), np.nan, 0.0 * x)
+    if x.size == 0:
+        return x
+    m = np.max(x, axis=-1, keepdims=True)
+    shifted = x - np.where(np.isfinite(m), m, 0.0)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+ACTIVATIONS = {  # name: formula in float64 (NumPy's own functions propagate NaN)
+    "relu": lambda x: np.maximum(x, 0.0),
+    "relu6": lambda x: np.minimum(np.maximum(x, 0.0), 6.0),
+    "leaky_relu": lambda x: np.where(x > 0, x, 0.01 * x),
+    "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
+    "sigmoid": _sigmoid,
+    "tanh": np.tanh,
+    "softplus": lambda x: np.logaddexp(0.0, x),
+    "log_sigmoid": lambda x: -np.logaddexp(0.0, -x),
+    "silu": lambda x: x * _sigmoid(x),
+    "gelu": lambda x: 0.5 * x * (1 + _erf(x / np.sqrt(2.0))),
+    "hard_tanh": lambda x: np.minimum(np.maximum(x, -1.0), 1.0),
+    "log_softmax": _log_softmax,
+    "softmax": lambda x: np.exp(_log_softmax(x)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@given(x=odd_arrays())
+def test_activations_give_the_formula_in_floating_point_for_any_input(name, x):
+    """Integers promote as in NumPy's exp (no wrap-around), NaN stays NaN, values match the formula."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        got = np.asarray(getattr(nn, name)(x))
+        promoted = np.promote_types(x.dtype, np.float16) if x.dtype.kind in "biu" else x.dtype
+        expected = ACTIVATIONS[name](x.astype(np.float64))
+    assert got.shape == x.shape, name
+    assert got.dtype == promoted, f"{name}: {x.dtype} gave {got.dtype}, expected {promoted}"
+    tol = {np.float16: 2e-2, np.float32: 1e-5}.get(got.dtype.type, 1e-10)
+    np.testing.assert_allclose(got.astype(np.float64), expected, rtol=tol, atol=tol, equal_nan=True,
+                               err_msg=f"{name}{args_repr((x,), {})}")

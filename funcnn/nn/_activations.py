@@ -359,6 +359,8 @@ def softmax(x: Any, axis: int = -1) -> Any:
     array([0.5, 0.5, 0. ], dtype=float32)
     """
     x = float_operand(x, "softmax")
+    if fnp.size(x) == 0:  # nothing to normalise (and no maximum to shift by): empty, as in PyTorch
+        return x
     unnormalized = fnp.exp(x - _stable_shift(x, axis))
     return unnormalized / fnp.sum(unnormalized, axis=axis, keepdims=True)
 
@@ -390,6 +392,8 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
     array([-1.3862944, -1.3862944, -1.3862944, -1.3862944], dtype=float32)
     """
     x = float_operand(x, "log_softmax")
+    if fnp.size(x) == 0:  # nothing to normalise (and no maximum to shift by): empty, as in PyTorch
+        return x
     # x - logsumexp(x) would round away the small term at large logits (1e8 in float32 gives 0,
     # not -log(n)): the difference is formed while the values are still small, after the shift.
     # The shift is exact; float16 continues in float32. A slice whose maximum is not finite

@@ -147,6 +147,7 @@ LINALG = [
 
 # the rows of the other op families' test files, in the same format
 from test_at import ROWS as AT  # noqa: E402  (functional updates: x.at[idx].set(v) and the rest)
+from test_linalg import ROWS as LINALG_MORE  # noqa: E402  (funcnn.numpy.linalg and matrix structure)
 from test_numpy_more import ROWS as MORE  # noqa: E402  (math, cumulative, sorting, array and einsum functions)
 from test_special_more import ROWS as SPECIAL  # noqa: E402  (funcnn.scipy.special and stats)
 
@@ -157,7 +158,7 @@ def _padded(rows):
 
 # the table in parts, for tests that draw a whole part at once
 PARTS = {"core": _padded(ELEMENTWISE + REDUCTIONS + SHAPE + INDEXING + LINALG), "more": _padded(MORE),
-         "at": _padded(AT), "special": _padded(SPECIAL)}
+         "at": _padded(AT), "special": _padded(SPECIAL), "linalg": _padded(LINALG_MORE)}
 TABLE = [row for part in PARTS.values() for row in part]
 
 

@@ -38,12 +38,36 @@ from funcnn.numpy._math import (
 )
 from funcnn.numpy._cumulative import cumprod, cumsum, diff
 from funcnn.numpy._sorting import argpartition, partition, searchsorted
+from funcnn.numpy._matrices import cross, diag, diagonal, kron, trace, tril, triu
+from funcnn.numpy import linalg
 from funcnn.numpy._arrays import (
     array_split, atleast_1d, atleast_2d, atleast_3d, column_stack, dstack, fliplr, flipud, linspace, roll, rot90,
 )
 from funcnn.numpy._einsum import einsum
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+# every public name, listed (not computed) so that type checkers see them: mypy --strict accepts fnp.sum
+__all__ = [
+    "abs", "absolute", "add", "all", "allclose", "amax", "amin", "any", "arange", "arccos",
+    "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "argmax", "argmin",
+    "argpartition", "argsort", "around", "array", "array_equal", "array_split", "asarray", "astype",
+    "at", "atleast_1d", "atleast_2d", "atleast_3d", "bool_", "broadcast_to", "ceil", "clip",
+    "column_stack", "complex128", "complex64", "concatenate", "cos", "cosh", "cross", "cumprod",
+    "cumsum", "diag", "diagonal", "diff", "divide", "dot", "dstack", "dtype", "e", "einsum",
+    "empty", "equal", "exp", "exp2", "expand_dims", "expm1", "eye", "fabs", "flip", "fliplr",
+    "flipud", "float16", "float32", "float64", "floor", "floor_divide", "fmax", "fmin", "fmod",
+    "full", "full_like", "getitem", "greater", "greater_equal", "hstack", "hypot", "identity",
+    "inf", "inner", "int16", "int32", "int64", "int8", "isfinite", "isinf", "isnan", "kron", "less",
+    "less_equal", "linalg", "linspace", "log", "log10", "log1p", "log2", "logaddexp", "logaddexp2",
+    "logical_and", "logical_not", "logical_or", "logical_xor", "logistic", "logsumexp", "matmul",
+    "max", "maximum", "mean", "min", "minimum", "mod", "moveaxis", "multiply", "nan", "nan_to_num",
+    "ndarray", "ndim", "negative", "newaxis", "not_equal", "ones", "ones_like", "outer", "pad",
+    "partition", "pi", "power", "prod", "ravel", "reciprocal", "remainder", "repeat", "reshape",
+    "rint", "roll", "rot90", "round", "scatter_add", "searchsorted", "select", "shape", "sign",
+    "sin", "sinc", "sinh", "size", "sort", "split", "sqrt", "square", "squeeze", "stack", "std",
+    "stop_gradient", "subtract", "sum", "swapaxes", "take", "take_along_axis", "tan", "tanh",
+    "tensordot", "tile", "trace", "transpose", "tril", "triu", "true_divide", "trunc", "uint32",
+    "uint64", "uint8", "var", "vdot", "vstack", "where", "zeros", "zeros_like"
+]
 
 from funcnn.numpy import _tracer_methods  # noqa: E402
 

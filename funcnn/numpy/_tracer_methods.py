@@ -82,10 +82,12 @@ def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: 
 
 
 def _array_function(self: Tracer, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-    fn = getattr(fnp, func.__name__, None)
-    if fn is None or fn is func or func.__name__ not in fnp.__all__:
-        raise TypeError(f"numpy.{func.__name__} cannot take a traced value and funcnn.numpy has no "
-                        f"{func.__name__}; write it with funcnn.numpy functions")
+    in_linalg = getattr(func, "__module__", "") == "numpy.linalg"  # np.linalg.solve -> fnp.linalg.solve
+    namespace, prefix = (fnp.linalg, "linalg.") if in_linalg else (fnp, "")
+    fn = getattr(namespace, func.__name__, None)
+    if fn is None or fn is func or func.__name__ not in namespace.__all__:
+        raise TypeError(f"numpy.{prefix}{func.__name__} cannot take a traced value and funcnn.numpy has no "
+                        f"{prefix}{func.__name__}; write it with funcnn.numpy functions")
     return fn(*args, **kwargs)
 
 

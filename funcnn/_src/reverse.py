@@ -310,7 +310,7 @@ def _name(prim: Any) -> str:
 def _count_children(roots: Any) -> dict[Node, int]:
     """For every node reachable from ``roots``: how many edges lead into it."""
     pending: dict[Node, int] = {}
-    stack = list(roots)
+    stack = list(dict.fromkeys(roots))  # a value returned twice is one node: walk it once
     seen = set(stack)
     while stack:
         node = stack.pop()

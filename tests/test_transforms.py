@@ -358,3 +358,10 @@ def test_errors_name_the_primitive_by_its_public_module():
     with pytest.raises(ValueError, match=r"^funcnn\.numpy\.add:"):
         fnp.add(np.ones(3), np.ones(4))
     assert _conv_p.module.split("._")[0] == "funcnn.lax"
+
+
+def test_a_value_returned_twice_gets_both_cotangents():
+    same = fn.vjp(lambda x: [fnp.tanh(x)] * 3, np.array([0.5]))[1]
+    np.testing.assert_allclose(same([np.ones(1)] * 3)[0], 3 * (1 - np.tanh(0.5) ** 2))
+    np.testing.assert_allclose(fn.grad(lambda x: sum(fnp.sum(y) for y in [fnp.sin(x)] * 2))(np.array([0.2])),
+                               2 * np.cos([0.2]))

@@ -68,6 +68,15 @@ def _mlp_step(case: Case, data: dict, compile: Any) -> Runner:
     return _training(lambda params, x, labels: losses.cross_entropy(predict(params, x), labels), data, compile)
 
 
+def _lstm_step(case: Case, data: dict, compile: Any) -> Runner:
+    """``nn.lstm`` (its loop a ``lax.scan``) on the shared weights, which are PyTorch's layout."""
+    def predict(params: dict, x: Any) -> Any:
+        last, _ = nn.lstm(x, {"l0": params["lstm"]}, return_sequences=False)  # the last h: (batch, hidden)
+        return nn.dense(last, params["dense"]["w"], params["dense"]["b"])
+
+    return _training(lambda params, x, labels: losses.cross_entropy(predict(params, x), labels), data, compile)
+
+
 def _conv_ops() -> tuple[Any, Any]:
     conv2d, max_pool2d = getattr(nn, "conv2d", None), getattr(nn, "max_pool2d", None)
     if conv2d is None or max_pool2d is None:
@@ -214,7 +223,8 @@ def _per_example_grads(case: Case, data: dict, compile: Any) -> Runner:
 def make_workloads(compile: Any) -> dict[str, Any]:
     """The workload factories, with every timed function passed through ``compile``."""
     factories = {"mlp_step": _mlp_step, "cnn_step": _cnn_step, "conv": _conv, "overhead": _overhead,
-                 "mnist_epoch": _mnist_epoch, "trace": _trace, "per_example_grads": _per_example_grads}
+                 "mnist_epoch": _mnist_epoch, "trace": _trace, "per_example_grads": _per_example_grads,
+                 "lstm_step": _lstm_step}
     return {name: functools.partial(factory, compile=compile) for name, factory in factories.items()}
 
 

@@ -60,6 +60,23 @@ def _cnn(params: dict, x: Any) -> Any:
     return x.reshape(x.shape[0], -1) @ params["dense"]["w"] + params["dense"]["b"]
 
 
+def _lstm(params: dict, x: Any) -> Any:
+    """An LSTM as JAX users write it: the input's share of the gates for all steps at once, then
+    ``lax.scan`` over the steps; its last ``h`` into the dense head."""
+    p = params["lstm"]
+    xw = jnp.swapaxes(x, 0, 1) @ p["w_ih"].T + (p["b_ih"] + p["b_hh"])
+
+    def step(carry: tuple, xw_t: Any) -> tuple:
+        h, c = carry
+        i, f, g, o = jnp.split(xw_t + h @ p["w_hh"].T, 4, axis=-1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        return (jax.nn.sigmoid(o) * jnp.tanh(c), c), None
+
+    zeros = jnp.zeros((x.shape[0], p["w_hh"].shape[1]), x.dtype)
+    (h, _), _ = lax.scan(step, (zeros, zeros), xw)
+    return h @ params["dense"]["w"] + params["dense"]["b"]
+
+
 def _training(predict: Callable, data: dict, compile: Callable) -> Runner:
     def loss_fn(params: dict, x: Any, labels: Any) -> Any:
         return _cross_entropy(predict(params, x), labels)
@@ -162,6 +179,7 @@ def make_workloads(compile: Callable) -> dict[str, Callable[[Case, dict], Runner
     return {
         "mlp_step": lambda case, data: _training(_mlp, data, compile),
         "cnn_step": lambda case, data: _training(_cnn, data, compile),
+        "lstm_step": lambda case, data: _training(_lstm, data, compile),
         "conv": lambda case, data: _conv(case, data, compile),
         "overhead": lambda case, data: _overhead(case, data, compile),
         "trace": lambda case, data: _trace(data),

@@ -171,6 +171,74 @@ def cnn_step(case: Case, data: dict) -> Runner:
     return _training(_cnn_forward_backward, data)
 
 
+# --- lstm ------------------------------------------------------------------------------------
+
+
+def _sigmoid(a: np.ndarray) -> np.ndarray:
+    """In place; ``0.5 tanh(a / 2) + 0.5`` cannot overflow."""
+    a *= 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+    return a
+
+
+def _lstm_forward(p: dict, xs: np.ndarray) -> tuple:
+    """The LSTM over the time-major input ``xs`` (steps, batch, features): every step's ``h`` and
+    ``c`` (from the zeros at index 0), its gates after their nonlinearities and ``tanh(c)``."""
+    w_hh_t = p["lstm.w_hh"].T
+    xw = xs @ p["lstm.w_ih"].T
+    xw += p["lstm.b_ih"] + p["lstm.b_hh"]
+    steps, batch, _ = xs.shape
+    n = w_hh_t.shape[0]
+    hs = np.zeros((steps + 1, batch, n), np.float32)
+    cs = np.zeros_like(hs)
+    tanh_c = np.empty((steps, batch, n), np.float32)
+    for t in range(steps):
+        a = xw[t]  # the gates i, f, g, o, turned into their activations in place
+        a += hs[t] @ w_hh_t
+        _sigmoid(a[:, :2 * n])
+        np.tanh(a[:, 2 * n:3 * n], out=a[:, 2 * n:3 * n])
+        _sigmoid(a[:, 3 * n:])
+        np.multiply(a[:, n:2 * n], cs[t], out=cs[t + 1])
+        cs[t + 1] += a[:, :n] * a[:, 2 * n:3 * n]
+        np.tanh(cs[t + 1], out=tanh_c[t])
+        np.multiply(a[:, 3 * n:], tanh_c[t], out=hs[t + 1])
+    return hs, cs, xw, tanh_c
+
+
+def _lstm_forward_backward(params: dict, x: np.ndarray, labels: np.ndarray) -> tuple[float, dict]:
+    xs = np.ascontiguousarray(x.transpose(1, 0, 2))
+    hs, cs, gates, tanh_c = _lstm_forward(params, xs)
+    n = hs.shape[-1]
+    loss, d = _softmax_cross_entropy(hs[-1] @ params["dense.w"] + params["dense.b"], labels)
+    grads = {"dense.w": hs[-1].T @ d, "dense.b": d.sum(axis=0)}
+    dh, dc = d @ params["dense.w"].T, np.zeros_like(hs[0])
+    d_gates = np.empty_like(gates)
+    w_hh = params["lstm.w_hh"]
+    for t in reversed(range(len(xs))):
+        i, f, g, o = (gates[t][:, k * n:(k + 1) * n] for k in range(4))
+        di, df, dg, do = (d_gates[t][:, k * n:(k + 1) * n] for k in range(4))
+        np.multiply(dh, tanh_c[t], out=do)
+        do *= o * (1.0 - o)
+        dc += dh * o * (1.0 - tanh_c[t] * tanh_c[t])
+        np.multiply(dc, g * i * (1.0 - i), out=di)
+        np.multiply(dc, cs[t] * f * (1.0 - f), out=df)
+        np.multiply(dc, i * (1.0 - g * g), out=dg)
+        dc *= f
+        dh = d_gates[t] @ w_hh
+    flat = d_gates.reshape(-1, 4 * n)
+    grads["lstm.w_ih"] = flat.T @ xs.reshape(-1, xs.shape[-1])
+    grads["lstm.w_hh"] = flat.T @ hs[:-1].reshape(-1, n)
+    grads["lstm.b_ih"] = flat.sum(axis=0)
+    grads["lstm.b_hh"] = grads["lstm.b_ih"].copy()
+    return loss, grads
+
+
+def lstm_step(case: Case, data: dict) -> Runner:
+    return _training(_lstm_forward_backward, data)
+
+
 # --- conv and overhead -------------------------------------------------------------------------
 
 
@@ -212,4 +280,4 @@ def overhead(case: Case, data: dict) -> Runner:
 
 
 WORKLOADS = {"mlp_step": mlp_step, "cnn_step": cnn_step, "conv": conv, "overhead": overhead,
-             "per_example_grads": per_example_grads}
+             "per_example_grads": per_example_grads, "lstm_step": lstm_step}

@@ -145,5 +145,37 @@ def per_example_grads(case: Case, data: dict) -> Runner:
     return Runner(lambda: grads(params, x, labels), check)
 
 
+def lstm_step(case: Case, data: dict) -> Runner:
+    """``nn.LSTM(batch_first=True)``, its last ``h`` into ``nn.Linear``; the shared LSTM weights
+    are PyTorch's own layout (``lstm.w_ih`` is ``weight_ih_l0``)."""
+    s, p = case.sizes, data["params"]
+    lstm, dense = nn.LSTM(s["features"], s["hidden"], batch_first=True), nn.Linear(s["hidden"], s["classes"])
+    names = {"w_ih": "weight_ih_l0", "w_hh": "weight_hh_l0", "b_ih": "bias_ih_l0", "b_hh": "bias_hh_l0"}
+    with torch.no_grad():
+        for ours, theirs in names.items():
+            getattr(lstm, theirs).copy_(torch.from_numpy(p[f"lstm.{ours}"]))
+    _load(dense, p["dense.w"], p["dense.b"])
+    optimizer = torch.optim.SGD([*lstm.parameters(), *dense.parameters()], lr=LEARNING_RATE)
+    x, labels = torch.from_numpy(data["x"]), torch.from_numpy(data["labels"])
+
+    def step() -> float:
+        optimizer.zero_grad()
+        _, (h, _) = lstm(x)
+        loss = F.cross_entropy(dense(h[-1]), labels)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    def grads() -> dict[str, np.ndarray]:
+        out = _grads({"dense": dense})
+        for ours, theirs in names.items():
+            grad = getattr(lstm, theirs).grad
+            assert grad is not None, "no gradient yet: call step() first"
+            out[f"lstm.{ours}"] = grad.numpy().copy()
+        return out
+
+    return Runner(step, lambda: train_check(step, grads))
+
+
 WORKLOADS = {"mlp_step": mlp_step, "cnn_step": cnn_step, "conv": conv, "overhead": overhead,
-             "per_example_grads": per_example_grads}
+             "per_example_grads": per_example_grads, "lstm_step": lstm_step}

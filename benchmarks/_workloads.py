@@ -23,6 +23,7 @@ LEARNING_RATE = 0.01
 MLP_SIZES = (784, 256, 128, 32, 10)
 CNN_CHANNELS = (1, 32, 64)  # conv 3x3 1->32, conv 3x3 32->64, both padding 1
 CHAIN_OPS = 200
+LSTM_SIZES = {"batch": 64, "steps": 28, "features": 28, "hidden": 128, "classes": 10}  # MNIST read row by row
 RTOL = 1e-4  # how closely every implementation's check figures must agree
 
 
@@ -125,6 +126,12 @@ def _per_example_cases(size: str) -> list[Case]:
                  unit="call") for route, label in PER_EXAMPLE_ROUTES.items()]
 
 
+def _lstm_cases(size: str) -> list[Case]:
+    if size == "tiny":  # the smoke test's list of tiny cases stays as it was; tests/test_recurrent.py checks it
+        return []
+    return [Case("lstm_step", "batch 64, 28 steps, hidden 128", dict(LSTM_SIZES))]
+
+
 WORKLOADS: dict[str, Callable[[str], list[Case]]] = {
     "mlp_step": _mlp_cases,
     "cnn_step": _cnn_cases,
@@ -133,6 +140,7 @@ WORKLOADS: dict[str, Callable[[str], list[Case]]] = {
     "mnist_epoch": _mnist_cases,
     "trace": _trace_cases,
     "per_example_grads": _per_example_cases,
+    "lstm_step": _lstm_cases,
 }
 
 
@@ -176,6 +184,8 @@ def make_data(case: Case) -> dict[str, Any]:
                   **_dense(rng, "dense", c2 * (s["side"] // 4) ** 2, s["classes"])}
         x = rng.random((s["batch"], c0, s["side"], s["side"]), dtype=np.float32)
         return {"params": params, "x": x, "labels": rng.integers(0, s["classes"], s["batch"])}
+    if case.workload == "lstm_step":
+        return _lstm_data(rng, s)
     if case.workload == "conv":
         x = rng.standard_normal((s["N"], s["C"], s["H"], s["W"]), dtype=np.float32)
         w = _uniform(rng, (s["K"], s["C"], s["k"], s["k"]), 1.0 / np.sqrt(s["C"] * s["k"] ** 2))
@@ -184,6 +194,18 @@ def make_data(case: Case) -> dict[str, Any]:
     if case.workload == "overhead":
         return {"x": np.linspace(-1.0, 1.0, s["length"], dtype=np.float32)}
     return {}
+
+
+def _lstm_data(rng: np.random.Generator, s: dict) -> dict[str, Any]:
+    """PyTorch's default ``LSTM`` initialisation, in its layout: ``lstm.w_ih`` is ``weight_ih_l0``,
+    ``(4 * hidden, features)`` with the gates stacked i, f, g, o; then a dense head on the last ``h``."""
+    hidden, bound = s["hidden"], 1.0 / np.sqrt(s["hidden"])
+    params = {"lstm.w_ih": _uniform(rng, (4 * hidden, s["features"]), bound),
+              "lstm.w_hh": _uniform(rng, (4 * hidden, hidden), bound),
+              "lstm.b_ih": _uniform(rng, (4 * hidden,), bound), "lstm.b_hh": _uniform(rng, (4 * hidden,), bound),
+              **_dense(rng, "dense", hidden, s["classes"])}
+    x = rng.random((s["batch"], s["steps"], s["features"]), dtype=np.float32)
+    return {"params": params, "x": x, "labels": rng.integers(0, s["classes"], s["batch"])}
 
 
 def fingerprint(data: dict[str, Any]) -> str:

@@ -99,6 +99,20 @@ from funcnn.nn._transformer import (
     TransformerDecoderLayer as TransformerDecoderLayer,
     TransformerEncoderLayer as TransformerEncoderLayer,
 )
+from funcnn.nn._recurrent import (
+    GRU as GRU,
+    LSTM as LSTM,
+    GRUCell as GRUCell,
+    LSTMCell as LSTMCell,
+    SimpleRNN as SimpleRNN,
+    SimpleRNNCell as SimpleRNNCell,
+    gru as gru,
+    gru_cell as gru_cell,
+    lstm as lstm,
+    lstm_cell as lstm_cell,
+    rnn_cell as rnn_cell,
+    simple_rnn as simple_rnn,
+)
 
 __all__ = [
     "BatchNorm", "Dense", "Dropout", "Elu", "Embedding", "Flatten", "Gelu", "HardTanh", "Identity",
@@ -113,6 +127,10 @@ __all__ += ["GroupNorm", "RMSNorm", "group_norm", "rms_norm"]
 __all__ += [
     "MultiHeadAttention", "PositionalEmbedding", "TransformerDecoderLayer", "TransformerEncoderLayer",
     "causal_mask", "dot_product_attention", "sinusoidal_positional_encoding",
+]
+__all__ += [
+    "GRU", "GRUCell", "LSTM", "LSTMCell", "SimpleRNN", "SimpleRNNCell", "gru", "gru_cell", "lstm", "lstm_cell",
+    "rnn_cell", "simple_rnn",
 ]
 
 # Convolution and pooling live in their own module; their layers are defined on top of it.

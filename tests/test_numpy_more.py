@@ -348,6 +348,9 @@ def test_first_and_second_derivatives_match_jax(name, first, second, data):
         args = (args[0] + np.where(args[0] < 0, -0.2, 0.2),)
     if name in ("fmax", "fmin"):  # at a tie JAX gives one argument the whole gradient, we give each half
         args = (args[0], args[1] + (args[0] == args[1]) * 0.5)
+    if name == "hypot":  # JAX computes hypot through max and min of |x1|, |x2|: its second derivative
+        # is wrong where they tie (half the true 2 for hypot**2), so ties are moved apart
+        args = (args[0], args[1] + (np.abs(args[0]) == np.abs(args[1])) * 0.5)
     ours, theirs = getattr(fnp, name), getattr(jnp, name)
     argnums = tuple(range(len(args)))
     loss = lambda m, f: lambda *a: m.sum(f(*a) ** 2)  # noqa: E731

@@ -42,6 +42,8 @@ DRAWS = [
     ("randint_uint8", lambda k: random.randint(k, (30,), 0, 256, np.uint8)),
     ("randint_uint64_full", lambda k: random.randint(k, (30,), 0, 2**64, np.uint64)),
     ("permutation", lambda k: random.permutation(k, 10)),
+    ("gumbel", lambda k: random.gumbel(k, (3, 4))),
+    ("categorical", lambda k: random.categorical(k, np.log(np.array([0.2, 0.3, 0.5])), shape=(6,))),
     ("permutation_array", lambda k: random.permutation(k, np.arange(12.0).reshape(3, 4), axis=1)),
     ("choice", lambda k: random.choice(k, 50, (10,))),
     ("choice_p", lambda k: random.choice(k, 4, (10,), p=[0.1, 0.2, 0.3, 0.4])),

@@ -6,6 +6,7 @@ reshape and a ``max`` over the window axes.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import autograd
@@ -64,6 +65,39 @@ def _cnn(params: dict, x: Any) -> Any:
     return anp.dot(anp.reshape(x, (x.shape[0], -1)), params["dense"]["w"]) + params["dense"]["b"]
 
 
+def _layer_norm(x: Any, p: dict, eps: float = 1e-5) -> Any:
+    centred = x - anp.mean(x, axis=-1, keepdims=True)
+    return centred / anp.sqrt(anp.mean(centred * centred, axis=-1, keepdims=True) + eps) * p["scale"] + p["bias"]
+
+
+def _softmax(x: Any) -> Any:
+    return anp.exp(x - logsumexp(x, axis=-1, keepdims=True))
+
+
+def _attention(params: dict, x: Any, heads: int) -> Any:
+    """PyTorch's post-norm ``TransformerEncoderLayer`` (ReLU, no dropout) on ``(batch, seq, width)``,
+    written with ``autograd.numpy`` on the ``batch * seq`` rows (``np.dot`` of a 3-d array by a
+    matrix does not reach BLAS); the mean over the sequence into the dense head."""
+    p, (batch, seq, width) = params["encoder"], x.shape
+    attn, head_dim = p["self_attn"], width // heads
+    rows = anp.reshape(x, (batch * seq, width))
+    qkv = anp.dot(rows, attn["in_proj"]["w"]) + attn["in_proj"]["b"]
+    q, k, v = (anp.transpose(anp.reshape(qkv[:, i * width:(i + 1) * width], (batch, seq, heads, head_dim)),
+                             (0, 2, 1, 3)) for i in range(3))  # (batch, heads, seq, head_dim)
+    weights = _softmax(anp.matmul(q, anp.transpose(k, (0, 1, 3, 2))) / np.sqrt(head_dim))
+    out = anp.reshape(anp.transpose(anp.matmul(weights, v), (0, 2, 1, 3)), (batch * seq, width))
+    h = _layer_norm(rows + anp.dot(out, attn["out_proj"]["w"]) + attn["out_proj"]["b"], p["norm1"])
+    hidden = _relu(anp.dot(h, p["linear1"]["w"]) + p["linear1"]["b"])
+    h = _layer_norm(h + anp.dot(hidden, p["linear2"]["w"]) + p["linear2"]["b"], p["norm2"])
+    pooled = anp.mean(anp.reshape(h, (batch, seq, width)), axis=1)
+    return anp.dot(pooled, params["dense"]["w"]) + params["dense"]["b"]
+
+
+def _sgd(params: dict, grads: dict, lr: Any) -> dict:
+    return {name: _sgd(p, grads[name], lr) if isinstance(p, dict) else p - lr * grads[name]
+            for name, p in params.items()}
+
+
 def _training(predict: Callable, data: dict) -> Runner:
     value_and_grad = autograd.value_and_grad(lambda params, x, labels: _cross_entropy(predict(params, x), labels))
     state: dict[str, Any] = {"params": nest(data["params"])}
@@ -72,8 +106,7 @@ def _training(predict: Callable, data: dict) -> Runner:
 
     def step() -> float:
         loss, grads = value_and_grad(state["params"], x, labels)
-        state["params"] = {layer: {k: p - lr * grads[layer][k] for k, p in leaves.items()}
-                           for layer, leaves in state["params"].items()}
+        state["params"] = _sgd(state["params"], grads, lr)
         state["grads"] = grads
         return float(loss)
 
@@ -105,4 +138,5 @@ WORKLOADS = {
     "cnn_step": lambda case, data: _training(_cnn, data),
     "conv": conv,
     "overhead": overhead,
+    "attention_step": lambda case, data: _training(functools.partial(_attention, heads=case.sizes["heads"]), data),
 }

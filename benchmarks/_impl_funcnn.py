@@ -77,6 +77,19 @@ def _lstm_step(case: Case, data: dict, compile: Any) -> Runner:
     return _training(lambda params, x, labels: losses.cross_entropy(predict(params, x), labels), data, compile)
 
 
+def _attention_step(case: Case, data: dict, compile: Any) -> Runner:
+    """``nn.TransformerEncoderLayer`` (post-norm, ReLU, dropout off) on the shared weights, which
+    carry its own parameter names; the mean over the sequence into ``nn.dense``."""
+    s = case.sizes
+    encoder = nn.TransformerEncoderLayer(s["width"], s["heads"], dim_feedforward=s["ff"], dropout=0.0)
+
+    def predict(params: dict, x: Any) -> Any:
+        pooled = fnp.mean(encoder.apply(params["encoder"], x), axis=1)  # (batch, width)
+        return nn.dense(pooled, params["dense"]["w"], params["dense"]["b"])
+
+    return _training(lambda params, x, labels: losses.cross_entropy(predict(params, x), labels), data, compile)
+
+
 def _conv_ops() -> tuple[Any, Any]:
     conv2d, max_pool2d = getattr(nn, "conv2d", None), getattr(nn, "max_pool2d", None)
     if conv2d is None or max_pool2d is None:
@@ -224,7 +237,7 @@ def make_workloads(compile: Any) -> dict[str, Any]:
     """The workload factories, with every timed function passed through ``compile``."""
     factories = {"mlp_step": _mlp_step, "cnn_step": _cnn_step, "conv": _conv, "overhead": _overhead,
                  "mnist_epoch": _mnist_epoch, "trace": _trace, "per_example_grads": _per_example_grads,
-                 "lstm_step": _lstm_step}
+                 "lstm_step": _lstm_step, "attention_step": _attention_step}
     return {name: functools.partial(factory, compile=compile) for name, factory in factories.items()}
 
 

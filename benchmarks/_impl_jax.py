@@ -7,6 +7,7 @@ the loss as a float), so asynchronous dispatch cannot hide work in the next samp
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import jax
@@ -75,6 +76,32 @@ def _lstm(params: dict, x: Any) -> Any:
     zeros = jnp.zeros((x.shape[0], p["w_hh"].shape[1]), x.dtype)
     (h, _), _ = lax.scan(step, (zeros, zeros), xw)
     return h @ params["dense"]["w"] + params["dense"]["b"]
+
+
+def _layer_norm(x: Any, p: dict, eps: float = 1e-5) -> Any:
+    mean = jnp.mean(x, axis=-1, keepdims=True)
+    var = jnp.mean(jnp.square(x - mean), axis=-1, keepdims=True)
+    return (x - mean) * lax.rsqrt(var + eps) * p["scale"] + p["bias"]
+
+
+def _encoder_layer(p: dict, x: Any, heads: int) -> Any:
+    """PyTorch's post-norm ``TransformerEncoderLayer`` (ReLU, no dropout) as JAX users write it:
+    one product for q, k and v, the heads split off the last axis, ``einsum`` for the scores
+    and the weighted values."""
+    batch, seq, width = x.shape
+    attn = p["self_attn"]
+    qkv = (x @ attn["in_proj"]["w"] + attn["in_proj"]["b"]).reshape(batch, seq, 3 * heads, width // heads)
+    q, k, v = jnp.split(qkv, 3, axis=2)  # each (batch, seq, heads, head_dim)
+    scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) / np.sqrt(width // heads).astype(np.float32)
+    out = jnp.einsum("bhqk,bkhd->bqhd", jax.nn.softmax(scores, axis=-1), v).reshape(batch, seq, width)
+    x = _layer_norm(x + out @ attn["out_proj"]["w"] + attn["out_proj"]["b"], p["norm1"])
+    hidden = jax.nn.relu(x @ p["linear1"]["w"] + p["linear1"]["b"])
+    return _layer_norm(x + hidden @ p["linear2"]["w"] + p["linear2"]["b"], p["norm2"])
+
+
+def _attention(params: dict, x: Any, heads: int) -> Any:
+    pooled = jnp.mean(_encoder_layer(params["encoder"], x, heads), axis=1)
+    return pooled @ params["dense"]["w"] + params["dense"]["b"]
 
 
 def _training(predict: Callable, data: dict, compile: Callable) -> Runner:
@@ -180,6 +207,8 @@ def make_workloads(compile: Callable) -> dict[str, Callable[[Case, dict], Runner
         "mlp_step": lambda case, data: _training(_mlp, data, compile),
         "cnn_step": lambda case, data: _training(_cnn, data, compile),
         "lstm_step": lambda case, data: _training(_lstm, data, compile),
+        "attention_step": lambda case, data: _training(
+            functools.partial(_attention, heads=case.sizes["heads"]), data, compile),
         "conv": lambda case, data: _conv(case, data, compile),
         "overhead": lambda case, data: _overhead(case, data, compile),
         "trace": lambda case, data: _trace(data),

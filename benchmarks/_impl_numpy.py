@@ -239,6 +239,100 @@ def lstm_step(case: Case, data: dict) -> Runner:
     return _training(_lstm_forward_backward, data)
 
 
+# --- attention ---------------------------------------------------------------------------------
+
+
+def _layer_norm_forward(h: np.ndarray, scale: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> tuple:
+    """LayerNorm over the last axis of the rows ``h`` (overwritten by the normalised rows)."""
+    h -= h.mean(axis=-1, keepdims=True)
+    rstd = np.mean(h * h, axis=-1, keepdims=True)
+    rstd += np.float32(eps)
+    np.sqrt(rstd, out=rstd)
+    np.reciprocal(rstd, out=rstd)
+    h *= rstd  # x hat
+    return h * scale + bias, (h, rstd)
+
+
+def _layer_norm_backward(dy: np.ndarray, scale: np.ndarray, saved: tuple) -> tuple:
+    """The gradients of the input, the scale and the bias, from the output's ``dy``."""
+    xhat, rstd = saved
+    d_scale, d_bias = np.einsum("ij,ij->j", dy, xhat), dy.sum(axis=0)
+    g = dy * scale
+    dx = g - g.mean(axis=-1, keepdims=True)
+    dx -= xhat * np.einsum("ij,ij->i", g, xhat)[:, None] / np.float32(xhat.shape[-1])
+    dx *= rstd
+    return dx, d_scale, d_bias
+
+
+def _attention_forward_backward(params: dict, x: np.ndarray, labels: np.ndarray, heads: int) -> tuple[float, dict]:
+    """The post-norm encoder layer, its mean over the sequence and the dense head, forward and
+    backward written out on the ``batch * seq`` rows (one matrix product per projection), the
+    heads as one batched product for the scores and one for the weighted values."""
+    p = {name.removeprefix("encoder.").removeprefix("self_attn."): value for name, value in params.items()}
+    batch, seq, width = x.shape
+    head_dim = width // heads
+    scale = np.float32(1.0 / np.sqrt(head_dim))
+    rows = x.reshape(-1, width)
+
+    # forward
+    qkv = rows @ p["in_proj.w"]
+    qkv += p["in_proj.b"]
+    q, k, v = qkv.reshape(batch, seq, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)  # (batch, heads, seq, head_dim)
+    weights = q @ k.swapaxes(-1, -2)
+    weights *= scale
+    weights -= weights.max(axis=-1, keepdims=True)
+    np.exp(weights, out=weights)
+    weights /= weights.sum(axis=-1, keepdims=True)
+    attended = (weights @ v).transpose(0, 2, 1, 3).reshape(-1, width)  # heads merged back: (rows, width)
+    h = attended @ p["out_proj.w"]
+    h += p["out_proj.b"]
+    h += rows
+    y1, norm1 = _layer_norm_forward(h, p["norm1.scale"], p["norm1.bias"])
+    hidden = y1 @ p["linear1.w"]
+    hidden += p["linear1.b"]
+    np.maximum(hidden, 0.0, out=hidden)
+    h = hidden @ p["linear2.w"]
+    h += p["linear2.b"]
+    h += y1
+    y2, norm2 = _layer_norm_forward(h, p["norm2.scale"], p["norm2.bias"])
+    pooled = y2.reshape(batch, seq, width).mean(axis=1)
+    loss, d = _softmax_cross_entropy(pooled @ params["dense.w"] + params["dense.b"], labels)
+
+    # backward
+    grads = {"dense.w": pooled.T @ d, "dense.b": d.sum(axis=0)}
+    d_pooled = d @ params["dense.w"].T
+    d_pooled /= np.float32(seq)
+    dy = np.repeat(d_pooled, seq, axis=0)  # each row of an example gets its share of the mean
+    dh, grads["encoder.norm2.scale"], grads["encoder.norm2.bias"] = _layer_norm_backward(dy, p["norm2.scale"], norm2)
+    grads["encoder.linear2.w"], grads["encoder.linear2.b"] = hidden.T @ dh, dh.sum(axis=0)
+    d_hidden = dh @ p["linear2.w"].T
+    d_hidden *= hidden > 0
+    grads["encoder.linear1.w"], grads["encoder.linear1.b"] = y1.T @ d_hidden, d_hidden.sum(axis=0)
+    dy = d_hidden @ p["linear1.w"].T
+    dy += dh  # the residual
+    dh, grads["encoder.norm1.scale"], grads["encoder.norm1.bias"] = _layer_norm_backward(dy, p["norm1.scale"], norm1)
+    attn = "encoder.self_attn"
+    grads[f"{attn}.out_proj.w"], grads[f"{attn}.out_proj.b"] = attended.T @ dh, dh.sum(axis=0)
+    d_attended = (dh @ p["out_proj.w"].T).reshape(batch, seq, heads, head_dim).transpose(0, 2, 1, 3)
+    d_qkv = np.empty((batch, seq, 3, heads, head_dim), np.float32)
+    dq, dk, dv = d_qkv.transpose(2, 0, 3, 1, 4)  # views: written below in place
+    np.matmul(weights.swapaxes(-1, -2), d_attended, out=dv)
+    d_weights = d_attended @ v.swapaxes(-1, -2)
+    d_weights -= np.einsum("bhqk,bhqk->bhq", d_weights, weights)[..., None]  # through the softmax
+    d_weights *= weights
+    d_weights *= scale
+    np.matmul(d_weights, k, out=dq)
+    np.matmul(d_weights.swapaxes(-1, -2), q, out=dk)
+    d_qkv = d_qkv.reshape(-1, 3 * width)
+    grads[f"{attn}.in_proj.w"], grads[f"{attn}.in_proj.b"] = rows.T @ d_qkv, d_qkv.sum(axis=0)
+    return loss, grads
+
+
+def attention_step(case: Case, data: dict) -> Runner:
+    heads = case.sizes["heads"]
+    return _training(lambda params, x, labels: _attention_forward_backward(params, x, labels, heads), data)
+
+
 # --- conv and overhead -------------------------------------------------------------------------
 
 
@@ -280,4 +374,4 @@ def overhead(case: Case, data: dict) -> Runner:
 
 
 WORKLOADS = {"mlp_step": mlp_step, "cnn_step": cnn_step, "conv": conv, "overhead": overhead,
-             "per_example_grads": per_example_grads, "lstm_step": lstm_step}
+             "per_example_grads": per_example_grads, "lstm_step": lstm_step, "attention_step": attention_step}

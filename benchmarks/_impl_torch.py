@@ -177,5 +177,49 @@ def lstm_step(case: Case, data: dict) -> Runner:
     return Runner(step, lambda: train_check(step, grads))
 
 
+def _torch_name(name: str) -> str:
+    """A shared encoder weight's name in ``TransformerEncoderLayer.state_dict()``:
+    ``encoder.self_attn.in_proj.w`` -> ``self_attn.in_proj_weight``, ``encoder.norm1.scale`` ->
+    ``norm1.weight``, ``encoder.linear1.b`` -> ``linear1.bias``."""
+    *path, leaf = name.removeprefix("encoder.").split(".")
+    leaf = {"w": "weight", "b": "bias", "scale": "weight", "bias": "bias"}[leaf]
+    if path[-1] == "in_proj":
+        return ".".join(path[:-1]) + f".in_proj_{leaf}"
+    return ".".join([*path, leaf])
+
+
+def attention_step(case: Case, data: dict) -> Runner:
+    """``nn.TransformerEncoderLayer(batch_first=True, dropout=0.0)`` (post-norm, ReLU), the mean
+    over the sequence into ``nn.Linear``; the shared weights loaded into its ``state_dict``
+    (every matrix transposed)."""
+    s, p = case.sizes, data["params"]
+    encoder = nn.TransformerEncoderLayer(s["width"], s["heads"], s["ff"], dropout=0.0, batch_first=True)
+    dense = nn.Linear(s["width"], s["classes"])
+    names = {_torch_name(name): name for name in p if name.startswith("encoder.")}
+    encoder.load_state_dict({theirs: torch.from_numpy(np.ascontiguousarray(p[ours].T if p[ours].ndim == 2
+                                                                           else p[ours]))
+                             for theirs, ours in names.items()})
+    _load(dense, p["dense.w"], p["dense.b"])
+    optimizer = torch.optim.SGD([*encoder.parameters(), *dense.parameters()], lr=LEARNING_RATE)
+    x, labels = torch.from_numpy(data["x"]), torch.from_numpy(data["labels"])
+
+    def step() -> float:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(dense(encoder(x).mean(dim=1)), labels)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    def grads() -> dict[str, np.ndarray]:
+        out = _grads({"dense": dense})
+        for theirs, param in encoder.named_parameters():
+            assert param.grad is not None, "no gradient yet: call step() first"
+            grad = param.grad.numpy()
+            out[names[theirs]] = (grad.T if grad.ndim == 2 else grad).copy()
+        return out
+
+    return Runner(step, lambda: train_check(step, grads))
+
+
 WORKLOADS = {"mlp_step": mlp_step, "cnn_step": cnn_step, "conv": conv, "overhead": overhead,
-             "per_example_grads": per_example_grads, "lstm_step": lstm_step}
+             "per_example_grads": per_example_grads, "lstm_step": lstm_step, "attention_step": attention_step}

@@ -24,6 +24,8 @@ MLP_SIZES = (784, 256, 128, 32, 10)
 CNN_CHANNELS = (1, 32, 64)  # conv 3x3 1->32, conv 3x3 32->64, both padding 1
 CHAIN_OPS = 200
 LSTM_SIZES = {"batch": 64, "steps": 28, "features": 28, "hidden": 128, "classes": 10}  # MNIST read row by row
+# one post-norm Transformer encoder layer (ReLU, no dropout), a mean over the sequence, a dense head
+ATTENTION_SIZES = {"batch": 32, "seq": 128, "width": 128, "heads": 4, "ff": 256, "classes": 10}
 RTOL = 1e-4  # how closely every implementation's check figures must agree
 
 
@@ -132,6 +134,14 @@ def _lstm_cases(size: str) -> list[Case]:
     return [Case("lstm_step", "batch 64, 28 steps, hidden 128", dict(LSTM_SIZES))]
 
 
+def _attention_cases(size: str) -> list[Case]:
+    """Titled by the input's shape (batch, seq, width), the heads and dim_feedforward."""
+    sizes = ({"batch": 2, "seq": 6, "width": 8, "heads": 2, "ff": 16, "classes": 3} if size == "tiny"
+             else dict(ATTENTION_SIZES))
+    label = "({batch}, {seq}, {width}), {heads} heads, ff {ff}".format(**sizes)
+    return [Case("attention_step", label, sizes)]
+
+
 WORKLOADS: dict[str, Callable[[str], list[Case]]] = {
     "mlp_step": _mlp_cases,
     "cnn_step": _cnn_cases,
@@ -141,6 +151,7 @@ WORKLOADS: dict[str, Callable[[str], list[Case]]] = {
     "trace": _trace_cases,
     "per_example_grads": _per_example_cases,
     "lstm_step": _lstm_cases,
+    "attention_step": _attention_cases,
 }
 
 
@@ -186,6 +197,8 @@ def make_data(case: Case) -> dict[str, Any]:
         return {"params": params, "x": x, "labels": rng.integers(0, s["classes"], s["batch"])}
     if case.workload == "lstm_step":
         return _lstm_data(rng, s)
+    if case.workload == "attention_step":
+        return _attention_data(rng, s)
     if case.workload == "conv":
         x = rng.standard_normal((s["N"], s["C"], s["H"], s["W"]), dtype=np.float32)
         w = _uniform(rng, (s["K"], s["C"], s["k"], s["k"]), 1.0 / np.sqrt(s["C"] * s["k"] ** 2))
@@ -208,6 +221,27 @@ def _lstm_data(rng: np.random.Generator, s: dict) -> dict[str, Any]:
     return {"params": params, "x": x, "labels": rng.integers(0, s["classes"], s["batch"])}
 
 
+def _attention_data(rng: np.random.Generator, s: dict) -> dict[str, Any]:
+    """PyTorch's default ``TransformerEncoderLayer`` initialisation under funcnn's names, every
+    matrix ``(in, out)``: ``encoder.self_attn.in_proj.w`` (width, 3 width), columns q, k, v, Xavier
+    uniform, and zero biases in the attention; ``Linear``'s default for ``out_proj``, ``linear1``
+    and ``linear2``; LayerNorm scales one and biases zero. Then a dense head on the mean over the
+    sequence, and an input of standard normal tokens."""
+    e, ff = s["width"], s["ff"]
+    attn = "encoder.self_attn"
+    params = {f"{attn}.in_proj.w": _uniform(rng, (e, 3 * e), np.sqrt(6.0 / (e + 3 * e))),
+              f"{attn}.in_proj.b": np.zeros(3 * e, np.float32),
+              f"{attn}.out_proj.w": _uniform(rng, (e, e), 1.0 / np.sqrt(e)),
+              f"{attn}.out_proj.b": np.zeros(e, np.float32),
+              **_dense(rng, "encoder.linear1", e, ff), **_dense(rng, "encoder.linear2", ff, e)}
+    for norm in ("norm1", "norm2"):
+        params[f"encoder.{norm}.scale"] = np.ones(e, np.float32)
+        params[f"encoder.{norm}.bias"] = np.zeros(e, np.float32)
+    params.update(_dense(rng, "dense", e, s["classes"]))
+    x = rng.standard_normal((s["batch"], s["seq"], e), dtype=np.float32)
+    return {"params": params, "x": x, "labels": rng.integers(0, s["classes"], s["batch"])}
+
+
 def fingerprint(data: dict[str, Any]) -> str:
     """A short hash of every array in ``data``: equal across processes iff the bytes are."""
     digest = hashlib.sha1()
@@ -219,18 +253,28 @@ def fingerprint(data: dict[str, Any]) -> str:
     return digest.hexdigest()[:12]
 
 
-def nest(flat: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """``{"dense_0.w": a}`` -> ``{"dense_0": {"w": a}}``, the layout users write."""
-    tree: dict[str, dict[str, Any]] = {}
+def nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """``{"dense_0.w": a}`` -> ``{"dense_0": {"w": a}}``, the layout users write; a name with more
+    dots nests deeper (``"encoder.norm1.scale"`` -> ``tree["encoder"]["norm1"]["scale"]``)."""
+    tree: dict[str, Any] = {}
     for name, value in flat.items():
-        layer, leaf = name.split(".")
-        tree.setdefault(layer, {})[leaf] = value
+        *path, leaf = name.split(".")
+        node = tree
+        for part in path:
+            node = node.setdefault(part, {})
+        node[leaf] = value
     return tree
 
 
-def unnest(tree: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def unnest(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """The inverse of :func:`nest`."""
-    return {f"{layer}.{leaf}": value for layer, leaves in tree.items() for leaf, value in leaves.items()}
+    flat: dict[str, Any] = {}
+    for name, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(unnest(value, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
 
 
 # --- the computations every implementation writes in its own way ------------------------------

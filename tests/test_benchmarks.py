@@ -24,7 +24,7 @@ def test_funcnn_agrees_with_numpy_by_hand_on_every_workload(harness):
     run, workloads = harness
     results = run.check_agreement(["funcnn", "numpy"], size="tiny")
     assert [r["case"].split()[0] for r in results] == ["mlp_step", "cnn_step", "conv", "overhead"] + [
-        "per_example_grads"] * 3
+        "per_example_grads"] * 3 + ["attention_step"]
     for result in results:
         assert "numpy" not in result["skipped"], result
         expected = {name: None for name in ("funcnn", "numpy") if name not in result["skipped"]}

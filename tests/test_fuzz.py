@@ -164,8 +164,7 @@ def _log_softmax(x):
         return np.where(np.isnan(x), np.nan, 0.0 * x)
     if x.size == 0:
         return x
-    m = np.max(x, axis=-1, keepdims=True)
-    shifted = x - np.where(np.isfinite(m), m, 0.0)
+    shifted = x - np.max(x, axis=-1, keepdims=True)  # a slice whose maximum is not finite: NaN (PyTorch's)
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
 
 

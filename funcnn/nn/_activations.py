@@ -334,9 +334,9 @@ def hard_tanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
 
 
 def _stable_shift(x: Any, axis: int) -> Any:
-    """The maximum along ``axis`` as a constant (0 where it is infinite)."""
-    shift = fnp.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
-    return fnp.where(fnp.isfinite(shift), shift, 0.0)
+    """The maximum along ``axis``, as a constant. A slice whose maximum is not finite then gives
+    NaN throughout (inf - inf), as in PyTorch and as ``log_softmax`` does."""
+    return fnp.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
 
 
 def softmax(x: Any, axis: int = -1) -> Any:

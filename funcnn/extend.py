@@ -51,7 +51,9 @@ from funcnn._src.batching import (
     loop_batch_rule, move_axis, to_front, unary_batch_rule, unstack,
 )
 from funcnn._src.graph import Graph
-from funcnn._src.subgraphs import closed_graph, derived, jvp_graph, run_graph, trace_graph, vjp_graph
+from funcnn._src.subgraphs import (
+    closed_graph, derived, jvp_graph, linearized_graphs, run_graph, trace_graph, vjp_graph,
+)
 from funcnn._src.ops import (
     add_any, broadcast_to, concatenate, convert_element_type, moveaxis, reshape, split, stop_gradient, sum_to_shape,
     transpose, zeros_like,
@@ -63,7 +65,8 @@ __all__ = [
     "batch_flat", "batch_graph", "def_batch", "elementwise_batch_rule", "front_or_none", "has_batch_rule",
     "leading_batch_rule", "loop_batch_rule", "move_axis", "to_front", "unary_batch_rule", "unstack", "broadcast_to",
     "broadcasting_rule", "closed_graph", "concatenate", "concrete", "derived", "jvp_graph", "run_graph",
-    "trace_graph", "vjp_graph", "convert_element_type", "def_abstract_eval", "def_elementwise", "def_jvp",
+    "trace_graph", "vjp_graph", "linearized_graphs",
+    "convert_element_type", "def_abstract_eval", "def_elementwise", "def_jvp",
     "def_jvp_joint", "def_vjp", "def_vjp_argnum", "def_vjp_rule", "dtype_of", "has_abstract_eval", "has_jvp",
     "is_differentiable", "ndim_of", "primitives", "probe_dtype", "reshape", "same_as_first", "shape_of", "split",
     "moveaxis", "stop_gradient", "sum_to_shape", "transforming", "transpose", "zeros_like",

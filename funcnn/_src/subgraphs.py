@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from funcnn import tree_util
 from funcnn._src import ops
 from funcnn._src.abstract import ShapeDtype
 from funcnn._src.core import Tracer, dtype_of
@@ -130,6 +131,78 @@ def vjp_graph(graph: Graph) -> Graph:
         avals = [v.aval for v in graph.in_vars] + [_tangent_aval(v.aval) for v in graph.outputs]
         return trace_to_graph(backward, tuple(avals), {})
     return _derived(graph, "vjp", make)
+
+
+def linearized_graphs(graph: Graph, n_invariant: int) -> tuple[Graph, Graph]:
+    """Reverse mode of ``graph`` in two halves, so that a loop keeps residuals instead of
+    recomputing each step's forward pass in its backward pass:
+
+    - ``forward(*primals) -> (*outputs, *residuals)``;
+    - ``backward(*primals[:n_invariant], *residuals, *output cotangents) -> input cotangents``.
+
+    The first ``n_invariant`` inputs are the same at every step (a loop's constants): values
+    computed from them alone are recomputed by ``backward`` (a transpose of a weight) rather
+    than kept once per step. Made once per graph, as :func:`vjp_graph` is.
+    """
+    def make() -> tuple[Graph, Graph]:
+        from funcnn._src.api import vjp
+
+        n, n_out = len(graph.in_vars), len(graph.outputs)
+        differentiable = [v.aval.dtype.kind in "fc" for v in graph.in_vars]
+
+        def both(*args: Any) -> list:
+            primals, cts = list(args[:n]), list(args[n:])
+
+            def fun(*diff: Any) -> list:
+                it = iter(diff)
+                return graph.eval_flat([next(it) if d else p for p, d in zip(primals, differentiable)])
+
+            out, pull = vjp(fun, *[p for p, d in zip(primals, differentiable) if d])
+            got = iter(pull([ct if _is_float(o) else ops.zeros_like(o) for ct, o in zip(cts, out)]))
+            return [next(got) if d else ops.zeros_like(p) for p, d in zip(primals, differentiable)] + list(out)
+
+        avals = [v.aval for v in graph.in_vars] + [_tangent_aval(v.aval) for v in graph.outputs]
+        joint = trace_to_graph(both, tuple(avals), {})
+        return _split_joint(joint, n, n_out, n_invariant, graph.name)
+    return _derived(graph, ("linearized", n_invariant), make)
+
+
+_INVARIANT, _VARYING, _COTANGENT = 0, 1, 2
+
+
+def _split_joint(joint: Graph, n: int, n_out: int, n_invariant: int, name: str) -> tuple[Graph, Graph]:
+    """Split ``joint`` (``(*primals, *cts) -> (*input cts, *outputs)``) by what each value depends on."""
+    kind: dict[Var, int] = {v: _INVARIANT for v in joint.const_vars}
+    kind.update({v: _INVARIANT if i < n_invariant else _VARYING for i, v in enumerate(joint.in_vars[:n])})
+    kind.update({v: _COTANGENT for v in joint.in_vars[n:]})
+    for eq in joint.equations:
+        k = max((kind[x] for x in eq.inputs if type(x) is Var), default=_INVARIANT)
+        kind.update({v: k for v in eq.outputs})
+    input_cts, outputs = joint.outputs[:n], joint.outputs[n:]
+    backward_eqs = [eq for eq in joint.equations if kind[eq.outputs[0]] == _COTANGENT]
+    # residuals: values of the forward half that vary per step and that the backward half reads
+    wanted = [x for eq in backward_eqs for x in eq.inputs] + list(input_cts)
+    residuals = list(dict.fromkeys(x for x in wanted if type(x) is Var and kind[x] == _VARYING))
+    forward = _pruned(joint, joint.in_vars[:n], list(outputs) + residuals, f"{name}_forward")
+    backward = _pruned(joint, joint.in_vars[:n_invariant] + residuals + joint.in_vars[n:], list(input_cts),
+                       f"{name}_backward")
+    return forward, backward
+
+
+def _pruned(joint: Graph, in_vars: list[Var], outputs: list[Any], name: str) -> Graph:
+    """The equations of ``joint`` that ``outputs`` need, given ``in_vars`` as inputs."""
+    known = set(in_vars)
+    needed = {x for x in outputs if type(x) is Var and x not in known}
+    kept = []
+    for eq in reversed(joint.equations):
+        if any(v in needed for v in eq.outputs):
+            kept.append(eq)
+            needed.update(x for x in eq.inputs if type(x) is Var and x not in known)
+    kept.reverse()
+    in_tree = tree_util.tree_structure((tuple(range(len(in_vars))), {}))
+    out_tree = tree_util.tree_structure(list(range(len(outputs))))
+    consts = list(zip(joint.const_values, joint.const_vars))
+    return Graph(list(in_vars), consts, kept, list(outputs), in_tree, out_tree, {}, name)
 
 
 def _tangent_aval(aval: ShapeDtype) -> ShapeDtype:

@@ -6,10 +6,10 @@ a Python loop never unrolls into a graph, and ``jit`` replays the body's own pla
 step. The loop itself runs in Python, one step at a time, without recursion.
 
 * ``scan`` is differentiable both ways. Forward mode scans the body's JVP graph over
-  (carry, tangent carry). Reverse mode runs the forward scan keeping each step's incoming
-  carry (the residuals), then scans the body's VJP graph backwards over them, carrying the
-  carry's cotangent and a running sum of the constants' cotangents (each step recomputes
-  its own forward, so only the carries are stored).
+  (carry, tangent carry). Reverse mode runs the forward scan keeping the values each step's
+  backward pass needs (the residuals), then scans the backward half of the body's
+  reverse mode over them from the other end, carrying the carry's cotangent and a running
+  sum of the constants' cotangents (no step's forward is computed twice).
 * ``while_loop`` is forward-differentiable; its number of steps is known only when it
   runs, so reverse mode raises, as in JAX (``fori_loop`` with static bounds is a ``scan``).
 """
@@ -22,8 +22,8 @@ import numpy as np
 from funcnn import tree_util
 from funcnn.extend import (
     Graph, Primitive, ShapeDtype, Tracer, batch_graph, def_abstract_eval, def_batch, def_jvp_joint, def_vjp_rule,
-    derived, dtype_of, front_or_none, jvp_graph, move_axis, run_graph, shape_of, trace_graph, transforming, vjp_graph,
-    zeros_like,
+    derived, dtype_of, front_or_none, jvp_graph, linearized_graphs, move_axis, run_graph, shape_of, trace_graph,
+    transforming, zeros_like,
 )
 from funcnn.lax._structure import Leaves, as_arrays, flat_avals, traced_together
 
@@ -113,50 +113,45 @@ def _scan_jvp(tangents: list, ans: tuple, *operands: Any, body: Graph, length: i
     return tuple(t_final) + tuple(t_ys)
 
 
-def _with_incoming_carry(body: Graph, n_consts: int, n_carry: int) -> Graph:
-    """The body, also returning its incoming carry as extra per-step outputs (the residuals)."""
-    def make() -> Graph:
-        def forward(*args: Any) -> list:
-            return body.eval_flat(list(args)) + list(args[n_consts:n_consts + n_carry])
-        return trace_graph(forward, [v.aval for v in body.in_vars], "scan_forward_body")
-    return derived(body, ("scan_forward", n_consts, n_carry), make)
-
-
 def _backward_body(body: Graph, n_consts: int, n_carry: int) -> Graph:
-    """One backward step: ``(consts, [ct_consts_sum, ct_carry], [carry_t, x_t, ct_y_t])`` ->
-    ``([ct_consts_sum + ct_consts_t, ct_carry_t], ct_x_t)``, through the body's VJP graph."""
+    """One backward step: ``(consts, [ct_consts_sum, ct_carry], [residuals_t, ct_y_t])`` ->
+    ``([ct_consts_sum + ct_consts_t, ct_carry_t], ct_x_t)``, through the backward half of the
+    body's reverse mode (see :func:`linearized_graphs`)."""
     def make() -> Graph:
-        back = vjp_graph(body)
-        in_avals = [v.aval for v in body.in_vars]
-        consts_a, carry_a, x_a = _split(in_avals, n_consts, n_carry)
+        forward, backward = linearized_graphs(body, n_consts)
+        consts_a = [v.aval for v in body.in_vars[:n_consts]]
+        carry_a = [v.aval for v in body.outputs[:n_carry]]
+        res_a = [v.aval for v in forward.outputs[len(body.outputs):]]
         y_a = [v.aval for v in body.outputs[n_carry:]]
 
         def step(*args: Any) -> list:
-            consts, acc, ct_carry, carry_t, x_t, ct_y = _split(list(args), n_consts, n_consts, n_carry, n_carry,
-                                                                len(x_a))
-            cts = back.eval_flat(consts + carry_t + x_t + ct_carry + ct_y)
+            consts, acc, ct_carry, res_t, ct_y = _split(list(args), n_consts, n_consts, n_carry, len(res_a))
+            cts = backward.eval_flat(consts + res_t + ct_carry + ct_y)
             d_consts, d_carry, d_x = _split(cts, n_consts, n_carry)
             return [a + d for a, d in zip(acc, d_consts)] + d_carry + d_x
 
-        avals = consts_a + consts_a + carry_a + carry_a + x_a + y_a
+        avals = consts_a + consts_a + carry_a + res_a + y_a
         return trace_graph(step, [ShapeDtype(a.shape, a.dtype) for a in avals], "scan_backward_body")
     return derived(body, ("scan_backward", n_consts, n_carry), make)
 
 
 def _scan_vjp(wanted: tuple, *operands: Any, body: Graph, length: int, reverse: bool, n_consts: int,
               n_carry: int) -> tuple:
+    """Reverse mode: the forward scan also stacks each step's residuals (values its backward
+    pass needs), then the backward scan runs over them from the other end, carrying the carry's
+    cotangent and a running sum of the constants' cotangents. No step is computed twice."""
     consts, carry, xs = _split(operands, n_consts, n_carry)
-    forward = _with_incoming_carry(body, n_consts, n_carry)
+    forward, _ = linearized_graphs(body, n_consts)
     out = scan_p.bind(*operands, body=forward, length=length, reverse=reverse, n_consts=n_consts,
                       n_carry=n_carry)
     n_y = len(body.outputs) - n_carry
-    ans, carries = tuple(out[:n_carry + n_y]), out[n_carry + n_y:]
+    ans, residuals = tuple(out[:n_carry + n_y]), out[n_carry + n_y:]
 
     def pullback(g: tuple) -> list:
         cts = [zeros_like(a) if t is None else t for t, a in zip(g, ans)]
         ct_carry, ct_ys = cts[:n_carry], cts[n_carry:]
         acc = [zeros_like(c) for c in consts]
-        back = scan_p.bind(*consts, *acc, *ct_carry, *carries, *xs, *ct_ys,
+        back = scan_p.bind(*consts, *acc, *ct_carry, *residuals, *ct_ys,
                            body=_backward_body(body, n_consts, n_carry), length=length, reverse=not reverse,
                            n_consts=n_consts, n_carry=n_consts + n_carry)
         return list(back[:n_consts]) + list(back[n_consts:n_consts + n_carry]) + list(back[n_consts + n_carry:])

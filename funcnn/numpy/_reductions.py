@@ -18,7 +18,7 @@ from funcnn.extend import (
 )
 from funcnn.numpy._creation import asarray
 from funcnn.numpy._elementwise import (
-    add, astype, divide, exp, log, multiply, sqrt, square, stop_gradient, subtract, where,
+    add, astype, divide, exp, log, multiply, power, sqrt, square, stop_gradient, subtract, where,
 )
 from funcnn.numpy._logic import isfinite
 from funcnn.numpy._shape import broadcast_to, reshape
@@ -269,11 +269,13 @@ def var(a: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any
     return narrowed(_wide_var(a, axis, ddof, keepdims, "var"), a)
 
 
-def _sqrt_flat_at_zero(v: Any) -> Any:
-    """``sqrt(v)`` whose derivative at ``v == 0`` is 0 instead of infinite (the inner ``where``
-    keeps the unused branch finite, so every order of derivative is finite there too)."""
-    zero = v == 0
-    return where(zero, 0.0, sqrt(where(zero, 1.0, v)))
+def root_flat_at_zero(total: Any, p: float = 2) -> Any:
+    """``total ** (1 / p)`` (a square root for ``p = 2``) whose derivatives at ``total == 0`` are
+    taken as 0 instead of infinite, the convention of ``std`` and ``linalg.norm`` at zero spread
+    (the inner ``where`` keeps the unused branch finite, so every order is finite there too)."""
+    zero = total == 0
+    safe = where(zero, 1.0, total)
+    return where(zero, 0.0, sqrt(safe) if p == 2 else power(safe, 1.0 / p))
 
 
 def std(a: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any:
@@ -283,7 +285,7 @@ def std(a: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Any
     in PyTorch and autograd, not the infinite one of ``sqrt`` at 0: normalising a batch of
     one then gives zero gradients, not NaN. Otherwise as :func:`var`.
     """
-    return narrowed(_sqrt_flat_at_zero(_wide_var(a, axis, ddof, keepdims, "std")), a)
+    return narrowed(root_flat_at_zero(_wide_var(a, axis, ddof, keepdims, "std")), a)
 
 
 def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False) -> Any:

@@ -26,13 +26,14 @@ from funcnn.numpy._decompositions import (
     cholesky_p, det_p, eigh_p, inv_p, pinv_p, qr_p, slogdet_p, solve_p, svd_p, svdvals_p,
 )
 from funcnn.numpy._elementwise import abs as _abs
-from funcnn.numpy._elementwise import astype, power, sqrt, square, where
+from funcnn.numpy._elementwise import astype, power, square
 from funcnn.numpy._linalg import matmul
 from funcnn.numpy._logic import not_equal
 from funcnn.numpy._matrices import matrix_transpose
 from funcnn.numpy._matrix_input import LinAlgError, matrices, real_floats, square_matrices
 from funcnn.numpy._reductions import max as _max
 from funcnn.numpy._reductions import min as _min
+from funcnn.numpy._reductions import root_flat_at_zero
 from funcnn.numpy._reductions import sum as _sum
 from funcnn.numpy._shape import moveaxis, ravel, reshape
 
@@ -367,16 +368,8 @@ def _norm_input(x: Any) -> Any:
     return x
 
 
-def _root_flat_at_zero(total: Any, p: float) -> Any:
-    """``total ** (1 / p)`` whose derivatives at ``total == 0`` are taken as 0: the inner ``where``
-    keeps the unused branch finite, so every order is finite there."""
-    zero = total == 0
-    safe = where(zero, 1.0, total)
-    return where(zero, 0.0, sqrt(safe) if p == 2 else power(safe, 1.0 / p))
-
-
 def _euclidean(x: Any, axes: tuple, keepdims: bool) -> Any:
-    return _root_flat_at_zero(_sum(square(x), axis=axes, keepdims=keepdims), 2)
+    return root_flat_at_zero(_sum(square(x), axis=axes, keepdims=keepdims), 2)
 
 
 def _vector_norm(x: Any, ord: Any, axes: tuple, keepdims: bool) -> Any:  # noqa: A002
@@ -393,7 +386,7 @@ def _vector_norm(x: Any, ord: Any, axes: tuple, keepdims: bool) -> Any:  # noqa:
     if _is(ord, 1):
         return _sum(_abs(x), axis=axes, keepdims=keepdims)
     p = float(ord)
-    return _root_flat_at_zero(_sum(power(_abs(x), p), axis=axes, keepdims=keepdims), p)
+    return root_flat_at_zero(_sum(power(_abs(x), p), axis=axes, keepdims=keepdims), p)
 
 
 def _matrix_norm(x: Any, ord: Any, axes: tuple, keepdims: bool) -> Any:  # noqa: A002

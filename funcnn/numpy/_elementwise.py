@@ -119,10 +119,14 @@ power: Op = binary("power", np.power, (_power_base, _power_exponent),
                "(also at ``x1 = 0``), the derivative in ``x2`` as 0 where ``x1 <= 0``.")
 
 
-def _share_impl(x: Any, y: Any, *, op: str, dtype: np.dtype) -> np.ndarray:
-    """1 where ``x`` wins (``op`` is ``greater`` or ``less``), 1/2 where it ties with ``y``, else 0."""
-    mask = np.asarray(getattr(np, op)(x, y), dtype=dtype)  # a new array: no np.where, which branches
-    ties = np.equal(x, y)
+def _share_impl(x: Any, y: Any, *, op: str, dtype: np.dtype, ignore_nan: bool = False) -> np.ndarray:
+    """1 where ``x`` wins (``op`` is ``greater`` or ``less``), 1/2 where it ties with ``y``, else 0.
+    With ``ignore_nan`` (``fmax``, ``fmin``) a number wins against NaN, and two NaN tie."""
+    wins, ties = getattr(np, op)(x, y), np.equal(x, y)
+    if ignore_nan:
+        x_nan, y_nan = np.isnan(x), np.isnan(y)
+        wins, ties = wins | (y_nan & ~x_nan), ties | (x_nan & y_nan)
+    mask = np.asarray(wins, dtype=dtype)  # a new array: no np.where, which branches
     if ties.any():
         mask[np.broadcast_to(ties, mask.shape)] = 0.5
     return mask
@@ -131,23 +135,25 @@ def _share_impl(x: Any, y: Any, *, op: str, dtype: np.dtype) -> np.ndarray:
 # The share of the gradient ``maximum``/``minimum`` send to an argument: a function of the values,
 # without derivative, computed by a primitive of its own (as one pass over the data).
 _share_p = Primitive("extremum_share", _share_impl)
-def_abstract_eval(_share_p, lambda x, y, op, dtype: ShapeDtype(np.broadcast_shapes(x.shape, y.shape), dtype))
+def_abstract_eval(_share_p, lambda x, y, op, dtype, ignore_nan=False: ShapeDtype(np.broadcast_shapes(x.shape, y.shape),
+                                                                                dtype))
 def_batch(_share_p, elementwise_batch_rule(_share_p))
 
 
-def _share(ans: Any, x: Any, y: Any, op: str) -> Any:
-    return _share_p.bind(x, y, op=op, dtype=dtype_of(ans))
+def extremum_share(ans: Any, x: Any, y: Any, op: str, ignore_nan: bool = False) -> Any:
+    params = {"ignore_nan": True} if ignore_nan else {}  # maximum's graphs list no flag
+    return _share_p.bind(x, y, op=op, dtype=dtype_of(ans), **params)
 
 
 maximum: Op = binary(
     "maximum", np.maximum,
-    (lambda g, ans, x, y: multiply(g, _share(ans, x, y, "greater")),
-     lambda g, ans, x, y: multiply(g, _share(ans, y, x, "greater"))),
+    (lambda g, ans, x, y: multiply(g, extremum_share(ans, x, y, "greater")),
+     lambda g, ans, x, y: multiply(g, extremum_share(ans, y, x, "greater"))),
     "Elementwise maximum. At a tie each argument gets half the gradient (as in JAX and PyTorch).")
 minimum: Op = binary(
     "minimum", np.minimum,
-    (lambda g, ans, x, y: multiply(g, _share(ans, x, y, "less")),
-     lambda g, ans, x, y: multiply(g, _share(ans, y, x, "less"))),
+    (lambda g, ans, x, y: multiply(g, extremum_share(ans, x, y, "less")),
+     lambda g, ans, x, y: multiply(g, extremum_share(ans, y, x, "less"))),
     "Elementwise minimum. At a tie each argument gets half the gradient (as in JAX and PyTorch).")
 
 negative: Op = unary("negative", np.negative, lambda g, ans, x: negative(g), "Elementwise ``-x``.")

@@ -14,12 +14,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from funcnn.extend import (
-    Primitive, ShapeDtype, Tracer, broadcast_to, def_abstract_eval, def_batch, def_elementwise, dtype_of,
-    elementwise_batch_rule, shape_of,
+    Tracer, broadcast_to, def_elementwise, dtype_of,
+    shape_of,
 )
 from funcnn.numpy._elementwise import (
-    add, astype, binary, divide, elementwise_primitive, logistic, multiply, negative, rint, sign, sqrt, square,
-    subtract, unary, where,
+    add, astype, binary, divide, elementwise_primitive, extremum_share, logistic, multiply, negative, rint, sign,
+    sqrt, square, subtract, unary, where,
 )
 from funcnn.numpy._logic import equal, greater, isfinite, isinf, isnan, logical_and
 
@@ -138,22 +138,8 @@ sinc: Op = unary(
 # --- extrema that ignore NaN -----------------------------------------------------------------
 
 
-def _nan_share_impl(x: Any, y: Any, *, op: str, dtype: np.dtype) -> np.ndarray:
-    """``x``'s share of the gradient of ``fmax`` (``op`` is ``greater``) or ``fmin`` (``less``): 1 where
-    it wins or ``y`` is NaN, 1/2 at a tie (both NaN included), else 0."""
-    x_nan, y_nan = np.isnan(x), np.isnan(y)
-    wins = getattr(np, op)(x, y) | (y_nan & ~x_nan)
-    ties = np.equal(x, y) | (x_nan & y_nan)
-    return np.add(wins, np.multiply(ties, 0.5, dtype=dtype), dtype=dtype)
-
-
-_nan_share_p = Primitive("nan_extremum_share", _nan_share_impl)
-def_abstract_eval(_nan_share_p, lambda x, y, op, dtype: ShapeDtype(np.broadcast_shapes(x.shape, y.shape), dtype))
-def_batch(_nan_share_p, elementwise_batch_rule(_nan_share_p))
-
-
 def _nan_share(ans: Any, x: Any, y: Any, op: str) -> Any:
-    return _nan_share_p.bind(x, y, op=op, dtype=dtype_of(ans))
+    return extremum_share(ans, x, y, op, ignore_nan=True)
 
 
 fmax: Op = binary(

@@ -75,13 +75,18 @@ from funcnn.nn._functional import (
     flatten as flatten,
     layer_norm as layer_norm,
 )
+from funcnn.nn._layer import Config as Config
 from funcnn.nn._layer import Layer as Layer
+from funcnn.nn._layer import layer_constructor as layer_constructor
 from funcnn.nn._linear import (
     Dense as Dense,
     Embedding as Embedding,
     Flatten as Flatten,
     Identity as Identity,
 )
+from funcnn.nn._summary import Summary as Summary
+from funcnn.nn._summary import SummaryRow as SummaryRow
+from funcnn.nn._summary import summary as summary
 from funcnn.nn._normalization import BatchNorm as BatchNorm
 from funcnn.nn._normalization import LayerNorm as LayerNorm
 from funcnn.nn._normalization import GroupNorm as GroupNorm
@@ -124,6 +129,7 @@ __all__ = [
     "silu", "softmax", "softplus", "swish", "tanh",
 ]
 __all__ += ["GroupNorm", "RMSNorm", "group_norm", "rms_norm"]
+__all__ += ["Config", "Summary", "SummaryRow", "layer_constructor", "summary"]
 __all__ += [
     "MultiHeadAttention", "PositionalEmbedding", "TransformerDecoderLayer", "TransformerEncoderLayer",
     "causal_mask", "dot_product_attention", "sinusoidal_positional_encoding",

@@ -3,11 +3,12 @@ called to configure them, ``LeakyRelu(0.2)``, ``Gelu(approximate=True)``, ``Soft
 ``Relu`` and ``Relu()`` are the same layer."""
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from funcnn.nn import _activations as act
-from funcnn.nn._layer import ConfigurableLayer, Context, Layer, configurable
+from funcnn.nn._layer import Config, ConfigurableLayer, Context, Layer, configurable, layer_constructor
 
 __all__ = [
     "Elu", "Gelu", "HardTanh", "LeakyRelu", "LogSigmoid", "LogSoftmax", "Relu", "Relu6", "Selu",
@@ -15,6 +16,7 @@ __all__ = [
 ]
 
 
+@layer_constructor
 def elementwise(fn: Callable[..., Any], name: str | None = None, **fn_kwargs: Any) -> Layer:
     """A layer without params that applies ``fn(x, **fn_kwargs)`` and keeps the input's shape.
 
@@ -46,14 +48,14 @@ def elementwise(fn: Callable[..., Any], name: str | None = None, **fn_kwargs: An
     def apply_fn(params: Any, state: Any, x: Any, ctx: Context) -> tuple[Any, Any]:
         return fn(x, **fn_kwargs), state
 
-    args = ", ".join(f"{k}={v!r}" for k, v in fn_kwargs.items())
-    return Layer(stem, init_fn, apply_fn, f"elementwise({stem}{', ' if args else ''}{args})")
+    return Layer(stem, init_fn, apply_fn)
 
 
 def _activation(fn: Callable[..., Any], title: str, **fn_kwargs: Any) -> Layer:
     layer = elementwise(fn, **fn_kwargs)
-    args = ", ".join(f"{k}={v!r}" for k, v in fn_kwargs.items())
-    return Layer(layer.name, layer.init_fn, layer.apply_fn, f"{title}({args})" if args else title)
+    # The activation's own signature, without its input: its options and their defaults.
+    options = inspect.signature(fn).replace(parameters=list(inspect.signature(fn).parameters.values())[1:])
+    return Layer(layer.name, layer.init_fn, layer.apply_fn, Config.of_call(title, options, (), fn_kwargs))
 
 
 def _activation_layer(fn: Callable[..., Any], title: str, doc: str, names: tuple[str, ...]) -> ConfigurableLayer:

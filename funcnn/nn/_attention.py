@@ -26,7 +26,7 @@ from funcnn import random
 from funcnn.extend import dtype_of, shape_of
 from funcnn.nn import initializers
 from funcnn.nn._functional import check_rate, dropout_impl
-from funcnn.nn._layer import Context, Layer, as_shape, describe, entry, positive_int
+from funcnn.nn._layer import Context, Layer, as_shape, describe, entry, layer_constructor, positive_int
 
 __all__ = [
     "MultiHeadAttention", "PositionalEmbedding", "causal_mask", "dot_product_attention",
@@ -455,6 +455,7 @@ class MultiHeadAttentionLayer(AttentionLayer):
         return self.run(params, (x, keys, values), key, train, state, options)
 
 
+@layer_constructor
 def MultiHeadAttention(embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
                        causal: bool = False, w_init: initializers.Initializer | None = None,
                        out_w_init: initializers.Initializer | None = None,
@@ -542,8 +543,7 @@ def MultiHeadAttention(embed_dim: int, num_heads: int, dropout: float = 0.0, bia
     def apply_fn(params: Any, state: Any, x: Any, ctx: Context) -> tuple[Any, Any]:
         return forward(params, x, ctx), state
 
-    return MultiHeadAttentionLayer("multi_head_attention", init_fn, apply_fn,
-                                   f"MultiHeadAttention({embed_dim}, {num_heads})", forward=forward)
+    return MultiHeadAttentionLayer("multi_head_attention", init_fn, apply_fn, forward=forward)
 
 
 def _input_shapes(input_shape: Any, who: str) -> list[Shape]:
@@ -613,6 +613,7 @@ def sinusoidal_positional_encoding(length: int, features: int, base: float = 100
     return pe[:, :features].astype(dtype)
 
 
+@layer_constructor
 def PositionalEmbedding(max_length: int, w_init: initializers.Initializer | None = None,
                         dtype: DTypeLike = np.float32) -> Layer:
     """A learned position vector added to each position: ``y[..., t, :] = x[..., t, :] + table[t]``.
@@ -660,7 +661,7 @@ def PositionalEmbedding(max_length: int, w_init: initializers.Initializer | None
                              f"have shape (..., seq, {ts[-1]}) with seq <= {ts[0]}")
         return x + table[:xs[-2]], state
 
-    return Layer("positional_embedding", init_fn, apply_fn, f"PositionalEmbedding({max_length})")
+    return Layer("positional_embedding", init_fn, apply_fn)
 
 
 def check_sequence_shapes(shapes: Sequence[Shape], width: int, who: str) -> None:

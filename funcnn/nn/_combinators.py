@@ -3,7 +3,8 @@ the ``fan_in_*`` layers build branching models; ``residual`` adds a skip connect
 
 A combinator stores each sublayer's params (and state) under the sublayer's key,
 ``f"{layer.name}_{i}"`` for the ``i``-th argument (or the exact name given with
-``Layer.named``), and gives it the init key and apply key ``fold_in(key, i)``.
+``Layer.named``), and gives it the init key and apply key ``fold_in(key, i)``. It runs its
+sublayers through ``init_sublayer`` and ``apply_sublayer``, so that ``nn.summary`` sees them.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any
 
 import funcnn.numpy as fnp
 from funcnn.nn._layer import (
-    Context, Layer, as_shape, check_layers, child_init_key, child_names, describe, entry, same_shape,
+    Context, Layer, apply_sublayer, as_shape, check_layers, child_init_key, child_names, describe, entry,
+    init_sublayer, layer_constructor, same_shape,
 )
 
 __all__ = ["fan_in_concat", "fan_in_sum", "fan_out", "parallel", "residual", "serial"]
@@ -31,7 +33,7 @@ def _run_children(layers: Sequence[Layer], names: Sequence[str], params: Any, st
         sub_params = entry(params, name, ctx.path)
         sub_state = _sub(state, name, ctx.path, "state")
         x_in = x if inputs is None else inputs[i]
-        y, s = layer.apply_fn(sub_params, sub_state, x_in, ctx.child(name, i))
+        y, s = apply_sublayer(layer, sub_params, sub_state, x_in, ctx.child(name, i))
         if new_state is not None:
             new_state[name] = s
         outputs.append(y)
@@ -40,6 +42,7 @@ def _run_children(layers: Sequence[Layer], names: Sequence[str], params: Any, st
     return outputs, new_state
 
 
+@layer_constructor
 def serial(*layers: Layer) -> Layer:
     """Layers applied one after another (the ``Sequential`` of other libraries).
 
@@ -70,14 +73,14 @@ def serial(*layers: Layer) -> Layer:
         params, state = {}, {}
         shape = input_shape
         for i, (name, layer) in enumerate(zip(names, layers)):
-            shape, params[name], state[name] = layer.init_fn(child_init_key(key, i), shape, path + (name,))
+            shape, params[name], state[name] = init_sublayer(layer, child_init_key(key, i), shape, path + (name,))
         return shape, params, state
 
     def apply_fn(params: Any, state: Any, x: Any, ctx: Context) -> tuple[Any, Any]:
         outputs, new_state = _run_children(layers, names, params, state, None, x, ctx)
         return (outputs[-1] if outputs else x), new_state
 
-    return Layer("serial", init_fn, apply_fn, f"serial({', '.join(map(repr, layers))})")
+    return Layer("serial", init_fn, apply_fn)
 
 
 def _check_count(who: str, items: Any, n: int, what: str) -> None:
@@ -87,6 +90,7 @@ def _check_count(who: str, items: Any, n: int, what: str) -> None:
         raise ValueError(f"{who}: {what} must be a tuple of {n} entries, one per branch; got {got}")
 
 
+@layer_constructor
 def parallel(*layers: Layer) -> Layer:
     """Layers applied side by side: branch ``i`` runs on input ``i`` (the inputs, the shapes and
     the outputs are tuples).
@@ -118,7 +122,7 @@ def parallel(*layers: Layer) -> Layer:
                              f"{input_shape!r}")
         params, state, shapes = {}, {}, []
         for i, (name, layer) in enumerate(zip(names, layers)):
-            shape, params[name], state[name] = layer.init_fn(child_init_key(key, i), input_shape[i],
+            shape, params[name], state[name] = init_sublayer(layer, child_init_key(key, i), input_shape[i],
                                                              path + (name,))
             shapes.append(shape)
         return tuple(shapes), params, state
@@ -128,9 +132,10 @@ def parallel(*layers: Layer) -> Layer:
         outputs, new_state = _run_children(layers, names, params, state, x, None, ctx)
         return tuple(outputs), new_state
 
-    return Layer("parallel", init_fn, apply_fn, f"parallel({', '.join(map(repr, layers))})")
+    return Layer("parallel", init_fn, apply_fn)
 
 
+@layer_constructor
 def fan_out(num: int) -> Layer:
     """``num`` copies of the input, as a tuple (to feed :func:`parallel`).
 
@@ -149,7 +154,7 @@ def fan_out(num: int) -> Layer:
     def apply_fn(params: Any, state: Any, x: Any, ctx: Context) -> tuple[Any, Any]:
         return (x,) * num, state
 
-    return Layer("fan_out", init_fn, apply_fn, f"fan_out({num})")
+    return Layer("fan_out", init_fn, apply_fn)
 
 
 def _branch_shapes(who: str, input_shape: Any) -> list[tuple[int, ...]]:
@@ -159,6 +164,7 @@ def _branch_shapes(who: str, input_shape: Any) -> list[tuple[int, ...]]:
     return [as_shape(s, who) for s in input_shape]
 
 
+@layer_constructor
 def fan_in_sum() -> Layer:
     """The sum of a tuple of inputs of one shape (no broadcasting).
 
@@ -189,9 +195,10 @@ def fan_in_sum() -> Layer:
             total = total + branch
         return total, state
 
-    return Layer("fan_in_sum", init_fn, apply_fn, "fan_in_sum()")
+    return Layer("fan_in_sum", init_fn, apply_fn)
 
 
+@layer_constructor
 def fan_in_concat(axis: int = -1) -> Layer:
     """A tuple of inputs joined along `axis` (use ``axis=1`` for channels of NCHW feature maps).
 
@@ -221,9 +228,10 @@ def fan_in_concat(axis: int = -1) -> Layer:
                              f"arrays; got a {type(x).__name__}")
         return fnp.concatenate(list(x), axis=axis), state
 
-    return Layer("fan_in_concat", init_fn, apply_fn, f"fan_in_concat(axis={axis})")
+    return Layer("fan_in_concat", init_fn, apply_fn)
 
 
+@layer_constructor
 def residual(*layers: Layer, shortcut: Layer | None = None) -> Layer:
     """``y = body(x) + x``, with ``body = serial(*layers)``; or ``body(x) + shortcut(x)``.
 
@@ -262,11 +270,12 @@ def residual(*layers: Layer, shortcut: Layer | None = None) -> Layer:
 
     def init_fn(key: Any, input_shape: Any, path: tuple[str, ...]) -> tuple[Any, Any, Any]:
         who = describe("residual", path)
+        # The body's layers sit directly in the residual's params, so the body is no sublayer.
         out_shape, params, state = body.init_fn(key, input_shape, path)
         skip_shape = input_shape
         if shortcut is not None:
-            skip_shape, params["shortcut"], state["shortcut"] = shortcut.init_fn(
-                child_init_key(key, cut), input_shape, path + ("shortcut",))
+            skip_shape, params["shortcut"], state["shortcut"] = init_sublayer(
+                shortcut, child_init_key(key, cut), input_shape, path + ("shortcut",))
         if not same_shape(tuple(skip_shape), tuple(out_shape)):
             what = "the shortcut's output" if shortcut is not None else "the input"
             raise ValueError(f"{who}: the body's output shape {tuple(out_shape)} differs from {what} "
@@ -278,9 +287,8 @@ def residual(*layers: Layer, shortcut: Layer | None = None) -> Layer:
         y, new_state = body.apply_fn(params, state, x, ctx)
         skip = x
         if shortcut is not None:
-            skip, s = shortcut.apply_fn(entry(params, "shortcut", ctx.path),
-                                        _sub(state, "shortcut", ctx.path, "state"), x,
-                                        ctx.child("shortcut", cut))
+            skip, s = apply_sublayer(shortcut, entry(params, "shortcut", ctx.path),
+                                     _sub(state, "shortcut", ctx.path, "state"), x, ctx.child("shortcut", cut))
             if new_state is not None:
                 new_state["shortcut"] = s
         if tuple(fnp.shape(y)) != tuple(fnp.shape(skip)):
@@ -288,5 +296,4 @@ def residual(*layers: Layer, shortcut: Layer | None = None) -> Layer:
                              f"differs from the skip connection's shape {fnp.shape(skip)}")
         return y + skip, new_state
 
-    extra = [] if shortcut is None else [f"shortcut={shortcut!r}"]
-    return Layer("residual", init_fn, apply_fn, f"residual({', '.join([*map(repr, layers), *extra])})")
+    return Layer("residual", init_fn, apply_fn)

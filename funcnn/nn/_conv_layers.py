@@ -16,7 +16,8 @@ from funcnn import random
 from funcnn.extend import shape_of
 from funcnn.nn import _conv, initializers
 from funcnn.nn._layer import (
-    ConfigurableLayer, Context, Layer, as_shape, configurable, describe, entry, positive_int,
+    Config, ConfigurableLayer, Context, Layer, as_shape, configurable, describe, entry, layer_constructor,
+    positive_int,
 )
 
 __all__ = ["AvgPool", "Conv", "ConvTranspose", "GlobalAvgPool", "MaxPool"]
@@ -79,6 +80,7 @@ def _check_out(out: tuple[int, ...], shape: tuple[int, ...], who: str) -> None:
                          f"would have spatial size {out}")
 
 
+@layer_constructor
 def Conv(out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq = 1, padding: IntOrSeq | str = 0,
          dilation: IntOrSeq = 1, groups: int = 1, use_bias: bool = True,
          w_init: initializers.Initializer | None = None, b_init: initializers.Initializer | None = None,
@@ -169,9 +171,10 @@ def Conv(out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq = 1, padding
         _check_map(x, n, ws[1] * groups, who, ws)
         return _CONV[n](x, w, b, stride, padding, dilation, groups), state
 
-    return Layer("conv", init_fn, apply_fn, f"Conv({out_channels}, {kernel_size!r})")
+    return Layer("conv", init_fn, apply_fn)
 
 
+@layer_constructor
 def ConvTranspose(out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq = 1, padding: IntOrSeq = 0,
                   output_padding: IntOrSeq = 0, dilation: IntOrSeq = 1, groups: int = 1,
                   use_bias: bool = True, w_init: initializers.Initializer | None = None,
@@ -256,7 +259,7 @@ def ConvTranspose(out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq = 1
         y = _CONV_T[n](x, w, b, stride, padding, output_padding, groups, dilation)
         return y, state
 
-    return Layer("conv_transpose", init_fn, apply_fn, f"ConvTranspose({out_channels}, {kernel_size!r})")
+    return Layer("conv_transpose", init_fn, apply_fn)
 
 
 def _pool(title: str, name: str, table: dict[int, Callable[..., Any]], kernel_size: IntOrSeq,
@@ -287,9 +290,10 @@ def _pool(title: str, name: str, table: dict[int, Callable[..., Any]], kernel_si
                              f"axes; got shape {shape_of(x)}")
         return table[n](x, kernel_size, stride, padding, **options), state
 
-    return Layer(name, init_fn, apply_fn, f"{title}({kernel_size!r})")
+    return Layer(name, init_fn, apply_fn)
 
 
+@layer_constructor
 def MaxPool(kernel_size: IntOrSeq, stride: IntOrSeq | None = None, padding: IntOrSeq = 0) -> Layer:
     """Max pooling over 1 to 3 spatial axes, as PyTorch's ``MaxPool2d``.
 
@@ -315,6 +319,7 @@ def MaxPool(kernel_size: IntOrSeq, stride: IntOrSeq | None = None, padding: IntO
     return _pool("MaxPool", "max_pool", _MAX_POOL, kernel_size, stride, padding)
 
 
+@layer_constructor
 def AvgPool(kernel_size: IntOrSeq, stride: IntOrSeq | None = None, padding: IntOrSeq = 0,
             count_include_pad: bool = True) -> Layer:
     """Average pooling over 1 to 3 spatial axes, as PyTorch's ``AvgPool2d``.
@@ -354,7 +359,7 @@ def _global_avg_pool() -> Layer:
                              f"(N, C, *spatial); got shape {shape_of(x)}")
         return _conv.global_avg_pool(x), state
 
-    return Layer("global_avg_pool", init_fn, apply_fn, "GlobalAvgPool")
+    return Layer("global_avg_pool", init_fn, apply_fn, Config("GlobalAvgPool"))
 
 
 GlobalAvgPool: ConfigurableLayer = configurable(_global_avg_pool)

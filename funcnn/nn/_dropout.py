@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from funcnn.nn._functional import check_rate, dropout_impl
-from funcnn.nn._layer import Context, Layer, describe
+from funcnn.nn._layer import Context, Layer, describe, layer_constructor
 
 __all__ = ["Dropout"]
 
 
+@layer_constructor
 def Dropout(rate: float) -> Layer:
     """Inverted dropout: in training mode each entry is zeroed with probability `rate` and the
     others are scaled by ``1 / (1 - rate)``; in evaluation mode the layer is the identity.
@@ -48,4 +49,4 @@ def Dropout(rate: float) -> Layer:
     def apply_fn(params: Any, state: Any, x: Any, ctx: Context) -> tuple[Any, Any]:
         return dropout_impl(x, rate, ctx.key, ctx.train, describe("Dropout", ctx.path)), state
 
-    return Layer("dropout", init_fn, apply_fn, f"Dropout({rate})")
+    return Layer("dropout", init_fn, apply_fn)

@@ -9,12 +9,22 @@ Every layer is built from two internal functions that share one convention:
 ``ctx`` a :class:`Context` carrying the key, the mode and that path. ``state`` is ``None``
 when the caller passed none; a layer then returns ``None`` as its new state. The public
 methods of :class:`Layer` wrap these two in the user-facing convention documented there.
+
+A layer also remembers how it was made, as a :class:`Config` (the constructor's name and
+the arguments it was given), which its ``repr`` prints as the call that rebuilds it.
+Combinators run their sublayers through :func:`init_sublayer` and :func:`apply_sublayer`,
+which report each visit to a watcher when one is installed (``nn.summary`` is one).
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
+import functools
+import inspect
+import textwrap
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -86,11 +96,117 @@ def same_shape(expected: Sequence[int], actual: Sequence[int]) -> bool:
     return len(expected) == len(actual) and all(e in (-1, a) for e, a in zip(expected, actual))
 
 
+# A combinator's repr longer than this puts each argument on its own line.
+_LINE_WIDTH = 80
+
+
+def _is_dtype(value: Any) -> bool:
+    return isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic))
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    """Whether `value` equals the parameter's `default` (dtypes compare as dtypes)."""
+    if value is default:
+        return True
+    if _is_dtype(default):
+        try:
+            return bool(np.dtype(value) == np.dtype(default))
+        except TypeError:
+            return False
+    try:
+        same = value == default
+    except Exception:  # an argument whose == raises is simply not the default
+        return False
+    return isinstance(same, (bool, np.bool_)) and bool(same)
+
+
+def _render_value(value: Any) -> str:
+    """An argument as it reads in a call: layers by their repr, dtypes by name, functions by name."""
+    if _is_dtype(value):
+        return repr(np.dtype(value).name)
+    if isinstance(value, np.generic):
+        return repr(value.item())
+    if isinstance(value, tuple):
+        items = [_render_value(v) for v in value]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    if isinstance(value, list):
+        return f"[{', '.join(_render_value(v) for v in value)}]"
+    if inspect.isroutine(value):
+        qualname = getattr(value, "__qualname__", getattr(value, "__name__", "function"))
+        # A closure cannot be written back as a name; say where it came from instead.
+        return f"<function {qualname}>" if "<locals>" in qualname else value.__name__
+    return repr(value)
+
+
+def call_text(title: str, parts: Sequence[str], bare: bool = False, nested: bool = False) -> str:
+    """``title(part, part, ...)``; ``title`` alone when `bare` and there are no parts. A call
+    with `nested` layers among its parts goes on several indented lines when long."""
+    if not parts:
+        return title if bare else f"{title}()"
+    line = f"{title}({', '.join(parts)})"
+    if not nested or (len(line) <= _LINE_WIDTH and "\n" not in line):
+        return line
+    body = "".join(textwrap.indent(part, "  ") + ",\n" for part in parts)
+    return f"{title}(\n{body})"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """How a layer was made: the constructor's name and the arguments it was given.
+
+    Attributes
+    ----------
+    constructor : str
+        The name under which ``funcnn.nn`` exports the constructor (``"Conv"``, ``"serial"``).
+    args : tuple
+        The required arguments in order, then the variadic ones (a combinator's layers).
+    kwargs : tuple of (str, value) pairs
+        The optional arguments that differ from their defaults, in the signature's order.
+
+    Examples
+    --------
+    >>> Config("Conv", (16, 3), (("padding", 1),)).render()
+    'Conv(16, 3, padding=1)'
+    """
+
+    constructor: str
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of_call(cls, constructor: str, signature: inspect.Signature, args: Sequence[Any],
+                kwargs: dict[str, Any]) -> Config:
+        """The config of ``constructor(*args, **kwargs)``, a function of `signature`."""
+        positional: list[Any] = []
+        keywords: list[tuple[str, Any]] = []
+        for name, value in signature.bind(*args, **kwargs).arguments.items():
+            param = signature.parameters[name]
+            if param.kind is param.VAR_POSITIONAL:
+                positional.extend(value)
+            elif param.kind is param.VAR_KEYWORD:
+                keywords.extend(value.items())
+            elif param.default is param.empty and param.kind is not param.KEYWORD_ONLY:
+                positional.append(value)
+            elif param.default is param.empty or not _is_default(value, param.default):
+                keywords.append((name, value))
+        return cls(constructor, tuple(positional), tuple(keywords))
+
+    def render(self, bare: bool = False) -> str:
+        """The call that rebuilds the layer (just the name when `bare` and without arguments)."""
+        parts = [_render_value(v) for v in self.args]
+        parts += [f"{name}={_render_value(v)}" for name, v in self.kwargs]
+        nested = any(isinstance(v, Layer) for v in [*self.args, *dict(self.kwargs).values()])
+        return call_text(self.constructor, parts, bare, nested)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Layer:
     """A layer: the pure functions ``init`` and ``apply``, as in JAX's stax.
 
     ``init_fn, apply_fn = layer`` unpacks it like a stax pair.
+
+    Its ``repr`` is the call that made it, ``Conv(16, 3, padding=1)``: the constructor's
+    required arguments and those of its optional arguments that differ from the defaults.
 
     Attributes
     ----------
@@ -98,12 +214,18 @@ class Layer:
         The stem of the layer's key in a combinator's params: the ``i``-th layer of a
         :func:`serial` is stored under ``f"{name}_{i}"`` (``params["dense_0"]``), unless it
         was given an exact name with :meth:`named`.
+    config : Config or None
+        How the layer was made (set by :func:`layer_constructor`); ``None`` for a layer
+        built directly with ``Layer(name, init_fn, apply_fn)``.
     """
+
+    # A layer written without parentheses when it has no arguments (``Relu``, ``Flatten``).
+    written_bare: ClassVar[bool] = False
 
     name: str
     init_fn: InitFn = dataclasses.field(repr=False)
     apply_fn: ApplyFn = dataclasses.field(repr=False)
-    description: str = dataclasses.field(default="", repr=False)
+    config: Config | None = dataclasses.field(default=None, repr=False)
     exact_name: bool = dataclasses.field(default=False, repr=False)
 
     def init(self, key: Any, input_shape: Sequence[int]) -> tuple[Any, Params]:
@@ -209,17 +331,31 @@ class Layer:
         yield self.apply
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError(f"a layer is not called directly: use {self}.apply(params, x) to run it "
+        shown = repr(self) if "\n" not in repr(self) else "layer"
+        raise TypeError(f"a layer is not called directly: use {shown}.apply(params, x) to run it "
                         "and .init(key, input_shape) to create its params")
 
     def __repr__(self) -> str:
-        return self.description or f"Layer({self.name!r})"
+        """The call that rebuilds the layer, e.g. ``Dense(8).named('hidden')``.
+
+        Examples
+        --------
+        >>> from funcnn import nn
+        >>> nn.serial(nn.Conv(16, 3, padding=1), nn.Relu, nn.Dense(10).named("head"))
+        serial(Conv(16, 3, padding=1), Relu, Dense(10).named('head'))
+        """
+        if self.config is None:
+            return f"Layer({self.name!r})"
+        named = f".named({self.name!r})" if self.exact_name else ""
+        return self.config.render(bare=self.written_bare) + named
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class ConfigurableLayer(Layer):
     """A ready-made layer that can also be called to configure it: ``Relu`` and ``Relu()`` are
     the same layer; ``LeakyRelu(0.2)`` and ``Softmax(axis=1)`` are configured ones."""
+
+    written_bare: ClassVar[bool] = True
 
     factory: Callable[..., Layer] | None = dataclasses.field(default=None, repr=False)
 
@@ -232,10 +368,87 @@ def configurable(factory: Callable[..., Layer]) -> ConfigurableLayer:
     """``factory()`` as a layer that, when called, runs ``factory`` again with the arguments."""
     def make(*args: Any, **kwargs: Any) -> ConfigurableLayer:
         made = factory(*args, **kwargs)
-        return ConfigurableLayer(made.name, made.init_fn, made.apply_fn, made.description,
-                                 made.exact_name, factory=make)
+        return ConfigurableLayer(made.name, made.init_fn, made.apply_fn, made.config, made.exact_name,
+                                 factory=make)
 
     return make()
+
+
+P = ParamSpec("P")
+L = TypeVar("L", bound=Layer)
+
+
+def layer_constructor(make: Callable[P, L]) -> Callable[P, L]:
+    """Make the layers that `make` returns remember the arguments they were made with.
+
+    Decorate a layer constructor with it: the layer's ``repr`` then shows the call
+    (required arguments, and optional ones that differ from their defaults) and
+    ``nn.summary`` names its kind.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from funcnn import nn
+    >>> @nn.layer_constructor
+    ... def Scale(init_value=1.0):
+    ...     def init_fn(key, input_shape, path):
+    ...         return input_shape, {"scale": np.full(input_shape[-1], init_value, np.float32)}, {}
+    ...     def apply_fn(params, state, x, ctx):
+    ...         return x * params["scale"], state
+    ...     return nn.Layer("scale", init_fn, apply_fn)
+    >>> Scale(), Scale(init_value=2.0)
+    (Scale(), Scale(init_value=2.0))
+    """
+    signature = inspect.signature(make)
+
+    @functools.wraps(make)
+    def constructor(*args: P.args, **kwargs: P.kwargs) -> L:
+        layer = make(*args, **kwargs)
+        config = Config.of_call(make.__name__, signature, args, kwargs)
+        return dataclasses.replace(layer, config=config)
+
+    return constructor
+
+
+Watcher = Callable[[str, tuple[str, ...], Layer], Callable[[Any], None]]
+_WATCHER: contextvars.ContextVar[Watcher | None] = contextvars.ContextVar("funcnn_nn_watcher", default=None)
+
+
+@contextlib.contextmanager
+def watching(watcher: Watcher) -> Iterator[None]:
+    """Inside the block, every :func:`init_sublayer` and :func:`apply_sublayer` call first calls
+    ``watcher(event, path, layer)`` (`event` is ``"init"`` or ``"apply"``) and passes what the
+    layer returns to the function the watcher returned."""
+    token = _WATCHER.set(watcher)
+    try:
+        yield
+    finally:
+        _WATCHER.reset(token)
+
+
+def _ignore(result: Any) -> None:
+    return None
+
+
+def _report(event: str, path: tuple[str, ...], layer: Layer) -> Callable[[Any], None]:
+    watcher = _WATCHER.get()
+    return _ignore if watcher is None else watcher(event, path, layer)
+
+
+def init_sublayer(layer: Layer, key: Any, input_shape: Any, path: tuple[str, ...]) -> tuple[Any, Params, State]:
+    """``layer.init_fn(key, input_shape, path)``, reported to the watcher (see :func:`watching`)."""
+    done = _report("init", path, layer)
+    result = layer.init_fn(key, input_shape, path)
+    done(result)
+    return result
+
+
+def apply_sublayer(layer: Layer, params: Params, state: State, x: Any, ctx: Context) -> tuple[Any, State]:
+    """``layer.apply_fn(params, state, x, ctx)``, reported to the watcher (see :func:`watching`)."""
+    done = _report("apply", ctx.path, layer)
+    result = layer.apply_fn(params, state, x, ctx)
+    done(result)
+    return result
 
 
 def check_layers(who: str, layers: Sequence[Any]) -> None:

@@ -11,12 +11,14 @@ from funcnn import random
 from funcnn.nn import initializers
 from funcnn.nn._functional import dense_impl, embedding_impl, flatten_impl
 from funcnn.nn._layer import (
-    ConfigurableLayer, Context, Layer, as_shape, configurable, describe, entry, positive_int,
+    Config, ConfigurableLayer, Context, Layer, as_shape, configurable, describe, entry, layer_constructor,
+    positive_int,
 )
 
 __all__ = ["Dense", "Embedding", "Flatten", "Identity"]
 
 
+@layer_constructor
 def Dense(out_features: int, use_bias: bool = True, w_init: initializers.Initializer | None = None,
           b_init: initializers.Initializer | None = None, dtype: DTypeLike = np.float32) -> Layer:
     """A fully connected layer, ``y = x @ w + b``.
@@ -70,9 +72,10 @@ def Dense(out_features: int, use_bias: bool = True, w_init: initializers.Initial
         b = entry(params, "b", ctx.path) if use_bias else None
         return dense_impl(x, w, b, describe("Dense", ctx.path)), state
 
-    return Layer("dense", init_fn, apply_fn, f"Dense({out_features})")
+    return Layer("dense", init_fn, apply_fn)
 
 
+@layer_constructor
 def Embedding(num_embeddings: int, features: int, w_init: initializers.Initializer | None = None,
               dtype: DTypeLike = np.float32) -> Layer:
     """A lookup table of `num_embeddings` vectors of size `features`.
@@ -115,7 +118,7 @@ def Embedding(num_embeddings: int, features: int, w_init: initializers.Initializ
         table = entry(params, "embeddings", ctx.path)
         return embedding_impl(x, table, describe("Embedding", ctx.path)), state
 
-    return Layer("embedding", init_fn, apply_fn, f"Embedding({num_embeddings}, {features})")
+    return Layer("embedding", init_fn, apply_fn)
 
 
 def _flatten() -> Layer:
@@ -130,7 +133,7 @@ def _flatten() -> Layer:
     def apply_fn(params: Any, state: Any, x: Any, ctx: Context) -> tuple[Any, Any]:
         return flatten_impl(x, describe("Flatten", ctx.path)), state
 
-    return Layer("flatten", init_fn, apply_fn, "Flatten")
+    return Layer("flatten", init_fn, apply_fn, Config("Flatten"))
 
 
 Flatten: ConfigurableLayer = configurable(_flatten)
@@ -145,7 +148,7 @@ def _identity() -> Layer:
     def apply_fn(params: Any, state: Any, x: Any, ctx: Context) -> tuple[Any, Any]:
         return x, state
 
-    return Layer("identity", init_fn, apply_fn, "Identity")
+    return Layer("identity", init_fn, apply_fn, Config("Identity"))
 
 
 Identity: ConfigurableLayer = configurable(_identity)

@@ -12,7 +12,7 @@ from funcnn.nn import initializers
 from funcnn.nn._functional import (
     batch_norm_impl, group_norm_impl, layer_norm_impl, normalized_axes, rms_norm_impl,
 )
-from funcnn.nn._layer import Context, Layer, as_shape, describe, entry, positive_int
+from funcnn.nn._layer import Context, Layer, as_shape, describe, entry, layer_constructor, positive_int
 
 __all__ = ["BatchNorm", "GroupNorm", "LayerNorm", "RMSNorm"]
 
@@ -22,6 +22,7 @@ def _check_eps(eps: float, who: str) -> None:
         raise ValueError(f"{who}: eps must be positive; got {eps!r}")
 
 
+@layer_constructor
 def BatchNorm(momentum: float = 0.9, eps: float = 1e-5, axis: int = 1, use_scale: bool = True,
               use_bias: bool = True, scale_init: initializers.Initializer | None = None,
               bias_init: initializers.Initializer | None = None,
@@ -106,9 +107,10 @@ def BatchNorm(momentum: float = 0.9, eps: float = 1e-5, axis: int = 1, use_scale
         y, mean, var = batch_norm_impl(x, mean, var, scale, bias, ctx.train, momentum, eps, axis, who)
         return y, (None if state is None else {"mean": mean, "var": var})
 
-    return Layer("batch_norm", init_fn, apply_fn, f"BatchNorm(momentum={momentum}, eps={eps})")
+    return Layer("batch_norm", init_fn, apply_fn)
 
 
+@layer_constructor
 def LayerNorm(axis: Any = -1, eps: float = 1e-5, use_scale: bool = True, use_bias: bool = True,
               scale_init: initializers.Initializer | None = None,
               bias_init: initializers.Initializer | None = None,
@@ -168,9 +170,10 @@ def LayerNorm(axis: Any = -1, eps: float = 1e-5, use_scale: bool = True, use_bia
         bias = entry(params, "bias", ctx.path) if use_bias else None
         return layer_norm_impl(x, scale, bias, axis, eps, who), state
 
-    return Layer("layer_norm", init_fn, apply_fn, f"LayerNorm(axis={axis})")
+    return Layer("layer_norm", init_fn, apply_fn)
 
 
+@layer_constructor
 def GroupNorm(num_groups: int, eps: float = 1e-5, use_scale: bool = True, use_bias: bool = True,
               scale_init: initializers.Initializer | None = None,
               bias_init: initializers.Initializer | None = None,
@@ -220,9 +223,10 @@ def GroupNorm(num_groups: int, eps: float = 1e-5, use_scale: bool = True, use_bi
         bias = entry(params, "bias", ctx.path) if use_bias else None
         return group_norm_impl(x, num_groups, scale, bias, eps, who), state
 
-    return Layer("group_norm", init_fn, apply_fn, f"GroupNorm({num_groups})")
+    return Layer("group_norm", init_fn, apply_fn)
 
 
+@layer_constructor
 def RMSNorm(axis: Any = -1, eps: float | None = None, use_scale: bool = True,
             scale_init: initializers.Initializer | None = None, dtype: DTypeLike = np.float32) -> Layer:
     """Root-mean-square normalisation (PyTorch's ``RMSNorm``) over `axis`, with a learned scale
@@ -261,4 +265,4 @@ def RMSNorm(axis: Any = -1, eps: float | None = None, use_scale: bool = True,
         scale = entry(params, "scale", ctx.path) if use_scale else None
         return rms_norm_impl(x, scale, axis, eps, describe("RMSNorm", ctx.path)), state
 
-    return Layer("rms_norm", init_fn, apply_fn, f"RMSNorm(axis={axis})")
+    return Layer("rms_norm", init_fn, apply_fn)

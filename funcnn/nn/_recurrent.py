@@ -22,7 +22,7 @@ from funcnn import lax, random
 from funcnn.extend import dtype_of, shape_of
 from funcnn.nn._activations import relu, sigmoid, tanh
 from funcnn.nn._checks import check_values
-from funcnn.nn._layer import Context, Layer, as_shape, describe, entry, keystr, positive_int
+from funcnn.nn._layer import Context, Layer, as_shape, describe, entry, keystr, layer_constructor, positive_int
 
 __all__ = [
     "GRU", "GRUCell", "LSTM", "LSTMCell", "SimpleRNN", "SimpleRNNCell", "gru", "gru_cell", "lstm",
@@ -537,13 +537,10 @@ def _sequence_layer(kind: _Kind, hidden_size: int, num_layers: int, bidirectiona
                              return_sequences)
         return ((y, final) if return_state else y), state
 
-    options = [f"{hidden_size}"] + [f"{name}={value!r}" for name, value, default in (
-        ("nonlinearity", nonlinearity, "tanh"), ("num_layers", num_layers, 1),
-        ("bidirectional", bidirectional, False), ("batch_first", batch_first, True),
-        ("return_sequences", return_sequences, True), ("return_state", return_state, False)) if value != default]
-    return Layer(kind.name, init_fn, apply_fn, f"{kind.title}({', '.join(options)})")
+    return Layer(kind.name, init_fn, apply_fn)
 
 
+@layer_constructor
 def LSTM(hidden_size: int, num_layers: int = 1, bidirectional: bool = False, batch_first: bool = True,
          return_sequences: bool = True, return_state: bool = False, use_bias: bool = True,
          dtype: DTypeLike = np.float32) -> Layer:
@@ -597,6 +594,7 @@ def LSTM(hidden_size: int, num_layers: int = 1, bidirectional: bool = False, bat
                            return_state, use_bias, dtype)
 
 
+@layer_constructor
 def GRU(hidden_size: int, num_layers: int = 1, bidirectional: bool = False, batch_first: bool = True,
         return_sequences: bool = True, return_state: bool = False, use_bias: bool = True,
         dtype: DTypeLike = np.float32) -> Layer:
@@ -622,6 +620,7 @@ def GRU(hidden_size: int, num_layers: int = 1, bidirectional: bool = False, batc
                            return_state, use_bias, dtype)
 
 
+@layer_constructor
 def SimpleRNN(hidden_size: int, nonlinearity: str = "tanh", num_layers: int = 1, bidirectional: bool = False,
               batch_first: bool = True, return_sequences: bool = True, return_state: bool = False,
               use_bias: bool = True, dtype: DTypeLike = np.float32) -> Layer:
@@ -674,9 +673,10 @@ def _cell_layer(kind: _Kind, hidden_size: int, use_bias: bool, dtype: DTypeLike,
         new_carry, _ = _step_fn(kind, w_hh, b_hh, act)(xw, (h, c) if kind.with_cell else h)
         return new_carry, state
 
-    return Layer(f"{kind.name}_cell", init_fn, apply_fn, f"{title}({hidden_size})")
+    return Layer(f"{kind.name}_cell", init_fn, apply_fn)
 
 
+@layer_constructor
 def LSTMCell(hidden_size: int, use_bias: bool = True, dtype: DTypeLike = np.float32) -> Layer:
     """One LSTM step as a layer (PyTorch's ``nn.LSTMCell``), for loops written by hand.
 
@@ -702,6 +702,7 @@ def LSTMCell(hidden_size: int, use_bias: bool = True, dtype: DTypeLike = np.floa
     return _cell_layer(_LSTM, hidden_size, use_bias, dtype)
 
 
+@layer_constructor
 def GRUCell(hidden_size: int, use_bias: bool = True, dtype: DTypeLike = np.float32) -> Layer:
     """One GRU step as a layer (PyTorch's ``nn.GRUCell``): the input is ``(x, h)``, the output
     the new ``h``. Params as :func:`LSTMCell`'s with ``3H`` rows (gates r, z, n). See
@@ -718,6 +719,7 @@ def GRUCell(hidden_size: int, use_bias: bool = True, dtype: DTypeLike = np.float
     return _cell_layer(_GRU, hidden_size, use_bias, dtype)
 
 
+@layer_constructor
 def SimpleRNNCell(hidden_size: int, nonlinearity: str = "tanh", use_bias: bool = True,
                   dtype: DTypeLike = np.float32) -> Layer:
     """One Elman RNN step as a layer (PyTorch's ``nn.RNNCell``): the input is ``(x, h)``, the

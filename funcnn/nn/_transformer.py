@@ -18,7 +18,7 @@ from funcnn.nn._attention import (
 )
 from funcnn.extend import shape_of
 from funcnn.nn._functional import check_rate, dropout_impl, layer_norm_impl
-from funcnn.nn._layer import Context, as_shape, describe, entry, positive_int
+from funcnn.nn._layer import Context, as_shape, describe, entry, layer_constructor, positive_int
 
 __all__ = ["TransformerDecoderLayer", "TransformerEncoderLayer"]
 
@@ -151,6 +151,7 @@ class TransformerEncoderLayerType(AttentionLayer):
         return self.run(params, x, key, train, state, options)
 
 
+@layer_constructor
 def TransformerEncoderLayer(d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
                             activation: Any = "relu", layer_norm_eps: float = 1e-5, norm_first: bool = False,
                             bias: bool = True, causal: bool = False,
@@ -232,8 +233,7 @@ def TransformerEncoderLayer(d_model: int, nhead: int, dim_feedforward: int = 204
     def apply_fn(params: Any, state: Any, x: Any, ctx: Context) -> tuple[Any, Any]:
         return forward(params, x, ctx), state
 
-    return TransformerEncoderLayerType("transformer_encoder_layer", init_fn, apply_fn,
-                                       f"TransformerEncoderLayer({d_model}, {nhead})", forward=forward)
+    return TransformerEncoderLayerType("transformer_encoder_layer", init_fn, apply_fn, forward=forward)
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
@@ -275,6 +275,7 @@ class TransformerDecoderLayerType(AttentionLayer):
         return self.run(params, inputs, key, train, state, options)
 
 
+@layer_constructor
 def TransformerDecoderLayer(d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
                             activation: Any = "relu", layer_norm_eps: float = 1e-5, norm_first: bool = False,
                             bias: bool = True, causal: bool = False,
@@ -360,5 +361,4 @@ def TransformerDecoderLayer(d_model: int, nhead: int, dim_feedforward: int = 204
     def apply_fn(params: Any, state: Any, x: Any, ctx: Context) -> tuple[Any, Any]:
         return forward(params, x, ctx), state
 
-    return TransformerDecoderLayerType("transformer_decoder_layer", init_fn, apply_fn,
-                                       f"TransformerDecoderLayer({d_model}, {nhead})", forward=forward)
+    return TransformerDecoderLayerType("transformer_decoder_layer", init_fn, apply_fn, forward=forward)

@@ -10,15 +10,27 @@ uses ``allow_pickle=False``.
 
 Saving writes a temporary file in the destination folder, flushes and fsyncs
 it, then renames it over the destination with ``os.replace``. An interrupted
-save therefore leaves the previous checkpoint untouched.
+save therefore leaves the previous checkpoint untouched. A save that is killed
+outright leaves its temporary file behind; the next save of the same target
+removes it once it is :data:`STALE_TEMPORARY_SECONDS` old (see :func:`save`).
+
+Loading treats the file as untrusted: every way it can be damaged (truncated,
+flipped bytes, a lying header, a broken structure record) raises
+:class:`CorruptCheckpointError` naming the file, and nothing is allocated
+beyond what the file can hold.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import json
+import math
 import os
+import re
 import secrets
+import struct
 import zipfile
 import zlib
 from typing import Any, Optional, Union
@@ -38,7 +50,7 @@ from .tree_util import (
     tree_unflatten,
 )
 
-__all__ = ["load", "save"]
+__all__ = ["CorruptCheckpointError", "discard_temporaries", "load", "save"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -46,9 +58,48 @@ STRUCTURE_ENTRY = "__structure__"
 FORMAT_NAME = "funcnn-checkpoint"
 FORMAT_VERSION = 1
 
+#: A later save of the same target removes a temporary file of a killed save once the
+#: temporary is this many seconds old. A live save keeps its temporary's modification time
+#: fresh while it writes, so only a save stalled this long in one call (an fsync of a huge
+#: file on a very slow disk) could lose its temporary, and then it fails; nothing is corrupted.
+STALE_TEMPORARY_SECONDS = 600.0
+
+_TEMPORARY_SUFFIX = ".funcnn-tmp"
+
 # JSON-encoded key entries and paths: an entry is [kind, key].
 _Entry = list[Any]
 _Path = list[_Entry]
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint file that cannot be loaded: truncated, damaged, or not written by :func:`save`.
+
+    The message reads ``corrupt checkpoint <path>: <what is wrong>``. It is a
+    ``ValueError``, so code catching that keeps working.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    reason : str
+        What is wrong with it.
+
+    Examples
+    --------
+    >>> err = CorruptCheckpointError("run/ckpt.npz", "it is empty")
+    >>> print(err)
+    corrupt checkpoint run/ckpt.npz: it is empty
+    >>> isinstance(err, ValueError), err.path
+    (True, 'run/ckpt.npz')
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"corrupt checkpoint {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return type(self), (self.path, self.reason)
 
 
 def save(path: PathLike, tree: PyTree, *, compress: bool = False) -> None:
@@ -73,8 +124,29 @@ def save(path: PathLike, tree: PyTree, *, compress: bool = False) -> None:
     ------
     ValueError
         If a leaf cannot be stored without pickling (object arrays, arbitrary
-        Python objects); the message names the leaf's key path. The previous
-        file at ``path``, if any, is left as it was.
+        Python objects); the message names the leaf's key path.
+    OSError
+        If writing fails (a full disk, no permission, ...): the same class and
+        ``errno`` as the underlying error, with ``filename`` set to ``path``,
+        chained to the original. A missing folder raises ``FileNotFoundError``.
+
+    Notes
+    -----
+    The data go to a temporary file next to ``path``, named
+    ``.<first 24 characters of the name>.<12 hex digits of a hash of the
+    name>.<8 random hex digits>.funcnn-tmp`` (at most 130 bytes, so it fits
+    wherever the target's name fits), which then replaces ``path`` with
+    ``os.replace``. On any failure the previous file at ``path`` is left as
+    it was and the temporary file is removed.
+
+    A process killed mid-save cannot remove its temporary file. Each save
+    therefore removes the temporaries of earlier saves *of the same target*
+    that are older than :data:`STALE_TEMPORARY_SECONDS` (10 minutes), age
+    measured against the filesystem's own clock (the new temporary's
+    modification time). Younger ones may belong to a save running right now
+    in another process and are left alone, as is every other file. Files
+    named ``.<name>.<12 hex digits>.tmp``, the temporaries of earlier funcnn
+    versions, count as temporaries of ``<name>`` too.
 
     Examples
     --------
@@ -126,13 +198,18 @@ def load(path: PathLike, like: Optional[PyTree] = None) -> PyTree:
 
     Raises
     ------
+    CorruptCheckpointError
+        A ``ValueError``: if the file is truncated, damaged (a failed CRC, a
+        bad zip structure, an entry whose header declares more data than it
+        holds, an unreadable structure record) or not a funcnn checkpoint.
+        The message reads ``corrupt checkpoint <path>: <what>``.
     ValueError
-        If the file is truncated, corrupt or not a funcnn checkpoint (the
-        message names the file), or if it does not match ``like``: the
-        message names the key path of the first leaf that is missing, extra,
-        or of another shape or dtype.
-    FileNotFoundError
-        If ``path`` does not exist.
+        If the checkpoint does not match ``like``: the message names the key
+        path of the first leaf that is missing, extra, or of another shape or
+        dtype.
+    OSError
+        If ``path`` cannot be opened (``FileNotFoundError`` if it does not
+        exist).
 
     Examples
     --------
@@ -158,10 +235,7 @@ def load(path: PathLike, like: Optional[PyTree] = None) -> PyTree:
     record = _parse_structure(source, entries.pop(STRUCTURE_ENTRY, None), entries)
     if like is not None:
         return _restore_like(source, entries, like)
-    try:
-        return _rebuild(source, record, entries)
-    except (KeyError, TypeError, IndexError) as err:
-        raise ValueError(f"{source}: corrupt checkpoint: bad structure record ({err!r})") from err
+    return _rebuild(source, record, entries)
 
 
 # --------------------------------------------------------------------------- saving
@@ -247,20 +321,103 @@ def _write_atomically(target: str, entries: dict[str, np.ndarray], compression: 
     folder, base = os.path.split(target)
     if not os.path.isdir(folder or "."):
         raise FileNotFoundError(f"save {target}: the folder {folder!r} does not exist (create it first)")
-    tmp = os.path.join(folder, f".{base}.{secrets.token_hex(6)}.tmp")
+    tmp = None
     try:
-        with open(tmp, "xb") as f:
-            with zipfile.ZipFile(f, "w", compression=compression, allowZip64=True) as archive:
-                for name, arr in entries.items():
-                    with archive.open(name + ".npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, arr, allow_pickle=False)
+        tmp, f = _create_temporary(folder, base)
+        with f:
+            _remove_stale_temporaries(folder, base, now=os.fstat(f.fileno()).st_mtime)
+            _write_archive(f, entries, compression)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
+    except OSError as err:
+        raise _naming_destination(err, target) from err
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        if tmp is not None:
+            _remove_if_there(tmp)
     _sync_folder(folder)
+
+
+def _write_archive(f: Any, entries: dict[str, np.ndarray], compression: int) -> None:
+    with zipfile.ZipFile(f, "w", compression=compression, allowZip64=True) as archive:
+        for name, arr in entries.items():
+            with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, arr, allow_pickle=False)
+
+
+def _naming_destination(err: OSError, target: str) -> OSError:
+    """``err`` again (same class and errno), naming the checkpoint that was being saved."""
+    if err.errno is None:
+        return type(err)(f"{err} (while saving the checkpoint {target})")
+    return type(err)(err.errno, f"{err.strerror} (while saving a checkpoint)", target)
+
+
+# --------------------------------------------------------------------------- temporary files
+
+
+def _temporary_prefix(base: str) -> str:
+    """What the temporaries of ``base`` are named by: a readable start and a hash of the whole name."""
+    digest = hashlib.sha256(os.fsencode(base)).hexdigest()[:12]
+    return f".{base[:24]}.{digest}."
+
+
+def _create_temporary(folder: str, base: str) -> tuple[str, Any]:
+    """A new temporary file for ``base`` in ``folder``, opened for writing, and its path."""
+    tmp = os.path.join(folder, _temporary_prefix(base) + secrets.token_hex(4) + _TEMPORARY_SUFFIX)
+    return tmp, open(tmp, "xb")  # the caller closes it
+
+
+def _temporaries_of(base: str) -> re.Pattern[str]:
+    """Names of the temporary files that saves of ``base`` create (and earlier versions created)."""
+    current = re.escape(_temporary_prefix(base)) + "[0-9a-f]{8}" + re.escape(_TEMPORARY_SUFFIX)
+    legacy = re.escape(f".{base}.") + r"[0-9a-f]{12}\.tmp"
+    return re.compile(f"{current}|{legacy}")
+
+
+def discard_temporaries(folder: PathLike, name_prefix: str = "") -> int:
+    """Remove the temporary files that killed saves left in ``folder``, of every target whose
+    name starts with ``name_prefix``, whatever their age; return how many.
+
+    ``save`` removes only old temporaries of its own target, since another process may be
+    saving it now. A program that owns a folder (``funcnn.train.Checkpoint``, saving a run
+    under new names) calls this when no save into it can be under way.
+    """
+    pattern = re.compile(re.escape("." + name_prefix[:24]) + r".*\.[0-9a-f]{12}\.[0-9a-f]{8}"
+                         + re.escape(_TEMPORARY_SUFFIX))
+    removed = 0
+    with contextlib.suppress(OSError), os.scandir(os.fspath(folder) or ".") as listing:
+        for entry in listing:
+            if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                _remove_if_there(entry.path)
+                removed += 1
+    return removed
+
+
+def _remove_stale_temporaries(folder: str, base: str, now: float) -> None:
+    """Remove temporaries of ``base`` older than ``STALE_TEMPORARY_SECONDS`` before ``now``.
+
+    Best effort: a file that vanishes or cannot be removed is left to a later save.
+    """
+    pattern = _temporaries_of(base)
+    with contextlib.suppress(OSError), os.scandir(folder or ".") as listing:
+        for entry in listing:
+            if pattern.fullmatch(entry.name) and _is_stale(entry, now):
+                _remove_if_there(entry.path)
+
+
+def _is_stale(entry: os.DirEntry[str], now: float) -> bool:
+    try:
+        if not entry.is_file(follow_symlinks=False):
+            return False
+        return now - entry.stat(follow_symlinks=False).st_mtime > STALE_TEMPORARY_SECONDS
+    except OSError:
+        return False
+
+
+def _remove_if_there(path: str) -> None:
+    """Remove ``path``; one that is gone or cannot be removed now is left to a later save."""
+    with contextlib.suppress(OSError):
+        os.remove(path)
 
 
 def _sync_folder(folder: str) -> None:
@@ -282,26 +439,83 @@ def _sync_folder(folder: str) -> None:
 # --------------------------------------------------------------------------- loading
 
 
+# What reading a damaged zip archive or .npy entry can raise: found by fuzzing (tests/test_io_faults.py),
+# plus struct.error and OverflowError, which short records and huge zip64 offsets can cause.
+_DAMAGED = (
+    zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError, RuntimeError,
+    struct.error, OverflowError,
+)
+
+#: Deflate never shrinks data more than about 1032:1; a larger ratio is a lying size field.
+_MAX_DEFLATE_RATIO = 1032
+
+
 def _read_entries(source: str) -> dict[str, np.ndarray]:
     """Every ``.npy`` entry of the archive, read fully (so CRCs are checked)."""
-    entries = {}
     with open(source, "rb") as f:
+        file_size = os.fstat(f.fileno()).st_size
         try:
             with zipfile.ZipFile(f) as archive:
-                for info in archive.infolist():
-                    if not info.filename.endswith(".npy"):
-                        raise ValueError(f"unexpected entry {info.filename!r}")
-                    with archive.open(info) as member:
-                        arr = np.lib.format.read_array(member, allow_pickle=False)
-                        if member.read():
-                            raise ValueError(f"entry {info.filename!r} has trailing bytes")
-                    entries[info.filename[: -len(".npy")]] = arr
-        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, UnicodeDecodeError) as err:
-            raise ValueError(
-                f"{source}: not a readable funcnn checkpoint (truncated or corrupt?): "
-                f"{type(err).__name__}: {err}"
-            ) from err
+                return _read_members(archive, file_size)
+        except _DAMAGED as err:
+            raise CorruptCheckpointError(source, _error_text(err)) from err
+
+
+def _error_text(err: BaseException) -> str:
+    """What went wrong, with the error's class unless a check here found it."""
+    cls = type(err)
+    if cls is _Damaged:
+        return str(err)
+    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    return f"{name}: {str(err) or 'the data end too early'}"
+
+
+class _Damaged(ValueError):
+    """A damage that the checks here found (rather than zipfile or NumPy)."""
+
+
+def _read_members(archive: zipfile.ZipFile, file_size: int) -> dict[str, np.ndarray]:
+    entries = {}
+    for info in archive.infolist():
+        if not info.filename.endswith(".npy"):
+            raise _Damaged(f"unexpected entry {info.filename!r}")
+        name = info.filename[: -len(".npy")]
+        if name in entries:
+            raise _Damaged(f"the entry {info.filename!r} appears twice")
+        _check_member_size(info, file_size)
+        with archive.open(info) as member:
+            entries[name] = _read_member(member, info)
     return entries
+
+
+def _check_member_size(info: zipfile.ZipInfo, file_size: int) -> None:
+    """The sizes in the zip directory must fit in the file, before anything is allocated from them."""
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise _Damaged(f"entry {info.filename!r} uses compression method {info.compress_type}; "
+                       f"checkpoints are stored or deflated")
+    ratio = 1 if info.compress_type == zipfile.ZIP_STORED else _MAX_DEFLATE_RATIO
+    if info.file_size > file_size * ratio:
+        raise _Damaged(f"entry {info.filename!r} claims {info.file_size} bytes, more than a file of "
+                       f"{file_size} bytes can hold")
+
+
+def _read_member(member: Any, info: zipfile.ZipInfo) -> np.ndarray:
+    """One ``.npy`` entry, its header's shape checked against the entry's size before reading the data."""
+    version = np.lib.format.read_magic(member)
+    # Version 3.0 differs from 2.0 only in the header's text encoding (UTF-8), so reading it as
+    # 2.0 gives the right shape and item size, which is all the check needs.
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read_header(member)
+    declared = math.prod(shape) * dtype.itemsize
+    held = info.file_size - member.tell()
+    if declared != held or min(shape, default=0) < 0:
+        raise _Damaged(f"entry {info.filename!r} declares shape {shape} of {dtype} ({declared} bytes) "
+                       f"but holds {held} bytes of data")
+    member.seek(0)
+    arr = np.lib.format.read_array(member, allow_pickle=False)
+    if member.read(1):
+        raise _Damaged(f"entry {info.filename!r} has trailing bytes")
+    return arr
 
 
 def _parse_structure(
@@ -309,25 +523,50 @@ def _parse_structure(
 ) -> dict[str, Any]:
     """The checked structure record; it must list exactly the stored leaves."""
     if raw is None:
-        raise ValueError(f"{source}: not a funcnn checkpoint: it has no {STRUCTURE_ENTRY} entry")
+        raise CorruptCheckpointError(source, f"not a funcnn checkpoint: it has no {STRUCTURE_ENTRY} entry")
     try:
         record = json.loads(str(raw.reshape(-1)[0]))
-        ok = record.get("format") == FORMAT_NAME and isinstance(record.get("nodes"), list)
-    except (ValueError, IndexError, AttributeError) as err:
-        raise ValueError(f"{source}: corrupt checkpoint: unreadable structure record ({err})") from err
-    if not ok:
-        raise ValueError(f"{source}: not a funcnn checkpoint: unknown structure record format")
+    except (ValueError, IndexError, RecursionError) as err:
+        raise CorruptCheckpointError(source, f"unreadable structure record ({err})") from err
+    if not isinstance(record, dict) or record.get("format") != FORMAT_NAME:
+        raise CorruptCheckpointError(source, "not a funcnn checkpoint: unknown structure record format")
     if record.get("version") != FORMAT_VERSION:
-        raise ValueError(f"{source}: checkpoint format version {record.get('version')} is not supported")
-    try:
-        stored = {leaf["entry"] for leaf in record["leaves"]}
-    except (KeyError, TypeError) as err:
-        raise ValueError(f"{source}: corrupt checkpoint: bad structure record ({err!r})") from err
-    if stored != set(entries):
-        raise ValueError(
-            f"{source}: corrupt checkpoint: its structure record and its entries do not match"
+        raise CorruptCheckpointError(
+            source, f"format version {record.get('version')!r}; this funcnn reads version {FORMAT_VERSION}"
         )
-    return record  # type: ignore[no-any-return]
+    problem = _record_problem(record)
+    if problem:
+        raise CorruptCheckpointError(source, f"bad structure record: {problem}")
+    if {leaf["entry"] for leaf in record["leaves"]} != set(entries):
+        raise CorruptCheckpointError(source, "its structure record and its entries do not match")
+    return record
+
+
+_NODE_TYPES = ("none", "dict", "namedtuple", "list", "tuple", "custom")
+
+
+def _record_problem(record: dict[str, Any]) -> Optional[str]:
+    """What is wrong with the layout of a structure record, or None: the record that _describe writes."""
+    nodes, leaves = record.get("nodes"), record.get("leaves")
+    if not (isinstance(nodes, list) and isinstance(leaves, list)):
+        return "'nodes' and 'leaves' must be lists"
+    for node in nodes:
+        if not (isinstance(node, dict) and _is_path(node.get("path")) and _is_path(node.get("children"))
+                and node.get("type") in _NODE_TYPES and isinstance(node.get("class"), str)):
+            return f"bad node {str(node)[:80]}"
+    for leaf in leaves:
+        if not (isinstance(leaf, dict) and _is_path(leaf.get("path")) and isinstance(leaf.get("entry"), str)):
+            return f"bad leaf {str(leaf)[:80]}"
+    return None
+
+
+def _is_path(path: Any) -> bool:
+    """A JSON key path: a list of [kind, key] pairs."""
+    return isinstance(path, list) and all(
+        isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+        and isinstance(entry[1], _JSON_KEY_TYPES)
+        for entry in path
+    )
 
 
 def _restore_like(source: str, entries: dict[str, np.ndarray], like: PyTree) -> PyTree:
@@ -370,11 +609,14 @@ def _rebuild(source: str, record: dict[str, Any], entries: dict[str, np.ndarray]
     for node in sorted(record["nodes"], key=lambda n: len(n["path"]), reverse=True):
         path = node["path"]
         keys = node["children"]
+        missing = [key for key in keys if _path_id(path + [key]) not in built]
+        if missing:
+            raise CorruptCheckpointError(source, f"the structure record has no child {missing[0]} of {path}")
         values = [built[_path_id(path + [key])] for key in keys]
         built[_path_id(path)] = _make_node(source, node, keys, values)
     root = _path_id([])
     if root not in built:
-        raise ValueError(f"{source}: corrupt checkpoint: the structure record has no root")
+        raise CorruptCheckpointError(source, "the structure record has no root")
     return built[root]
 
 

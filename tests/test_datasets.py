@@ -12,6 +12,7 @@ import http.server
 import os
 import pathlib
 import socket
+import sys
 import threading
 
 import numpy as np
@@ -61,9 +62,9 @@ def fake_dataset(folder, n_train=6, n_test=4, compress=True, seed=0):
 
 @pytest.fixture
 def isolated_env(tmp_path, monkeypatch):
-    """No FUNCNN_DATA, and a cache folder inside tmp_path."""
+    """No FUNCNN_DATA, and a cache folder inside tmp_path (on every platform)."""
     monkeypatch.delenv("FUNCNN_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("FUNCNN_CACHE", str(tmp_path / "cache" / "funcnn"))
     for var in ("no_proxy", "NO_PROXY"):
         monkeypatch.setenv(var, "127.0.0.1,localhost")
     return tmp_path
@@ -315,10 +316,61 @@ def test_cache_is_used_without_funcnn_data(tmp_path, isolated_env):
     assert data.fashion_mnist(download=False)[0].shape == (5, 28, 28)
 
 
-def test_cache_dir_defaults_to_home(monkeypatch, tmp_path):
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A fresh home folder and no cache-related environment variables."""
+    for var in ("FUNCNN_CACHE", "XDG_CACHE_HOME", "LOCALAPPDATA"):
+        monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert data.cache_dir() == os.path.join(str(tmp_path), ".cache", "funcnn")
+    monkeypatch.setenv("USERPROFILE", str(tmp_path))
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize("platform", ["linux", "freebsd14"])
+def test_cache_dir_defaults_to_home(monkeypatch, home, platform):
+    monkeypatch.setattr(sys, "platform", platform)
+    assert data.cache_dir() == os.path.join(home, ".cache", "funcnn")
+
+
+def test_cache_dir_follows_xdg_only_when_absolute(monkeypatch, home):
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setenv("XDG_CACHE_HOME", os.path.join(home, "xdg"))
+    assert data.cache_dir() == os.path.join(home, "xdg", "funcnn")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # the XDG spec says to ignore it
+    assert data.cache_dir() == os.path.join(home, ".cache", "funcnn")
+
+
+def test_cache_dir_on_macos(monkeypatch, home):
+    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setenv("XDG_CACHE_HOME", os.path.join(home, "xdg"))  # not a macOS convention
+    assert data.cache_dir() == os.path.join(home, "Library", "Caches", "funcnn")
+
+
+def test_cache_dir_on_windows(monkeypatch, home):
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert data.cache_dir() == os.path.join(home, "AppData", "Local", "funcnn", "Cache")
+    monkeypatch.setenv("LOCALAPPDATA", os.path.join(home, "Local"))
+    assert data.cache_dir() == os.path.join(home, "Local", "funcnn", "Cache")
+
+
+@pytest.mark.parametrize("platform", ["linux", "darwin", "win32"])
+def test_funcnn_cache_overrides_the_platform_folder(monkeypatch, home, platform):
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setenv("XDG_CACHE_HOME", os.path.join(home, "xdg"))
+    monkeypatch.setenv("FUNCNN_CACHE", os.path.join(home, "mine"))
+    assert data.cache_dir() == os.path.join(home, "mine")
+    monkeypatch.setenv("FUNCNN_CACHE", os.path.join("~", "tilde"))
+    assert data.cache_dir() == os.path.join(home, "tilde")
+    monkeypatch.setenv("FUNCNN_CACHE", "")  # empty: as if unset
+    assert data.cache_dir() != ""
+
+
+def test_funcnn_cache_is_where_downloads_go(tmp_path, isolated_env, monkeypatch):
+    fake_dataset(tmp_path / "remote")
+    monkeypatch.setattr(_mnist, "_MNIST", spec_for(tmp_path / "remote"))
+    monkeypatch.setenv("FUNCNN_CACHE", str(tmp_path / "elsewhere"))
+    data.mnist(mirrors=((tmp_path / "remote").as_uri(),))
+    assert leftovers(tmp_path / "elsewhere" / "mnist") == sorted(FILES)
 
 
 def test_each_file_falls_back_from_funcnn_data_to_cache(tmp_path, isolated_env, monkeypatch):

@@ -12,6 +12,7 @@ import http.client
 import os
 import secrets
 import socket
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -38,8 +39,43 @@ class RemoteFile:
 
 
 def cache_dir() -> str:
-    """The user cache folder for funcnn: ``$XDG_CACHE_HOME/funcnn``, else ``~/.cache/funcnn``."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    """The user cache folder for funcnn, where downloaded datasets are kept.
+
+    ``$FUNCNN_CACHE`` when that variable is set (and not empty); otherwise the
+    platform's cache folder:
+
+    - Linux and other Unixes: ``$XDG_CACHE_HOME/funcnn`` when ``XDG_CACHE_HOME``
+      is an absolute path (the XDG spec ignores relative ones), else
+      ``~/.cache/funcnn``;
+    - macOS: ``~/Library/Caches/funcnn``;
+    - Windows: ``%LOCALAPPDATA%\\funcnn\\Cache`` (``LOCALAPPDATA`` is normally
+      ``C:\\Users\\<you>\\AppData\\Local``).
+
+    The folder is not created here; downloads create it when they need it.
+
+    Returns
+    -------
+    folder : str
+
+    Examples
+    --------
+    >>> import os
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"FUNCNN_CACHE": os.path.join("scratch", "funcnn")}):
+    ...     cache_dir() == os.path.join("scratch", "funcnn")
+    True
+    """
+    override = os.environ.get("FUNCNN_CACHE")
+    if override:
+        return os.path.expanduser(override)
+    home = os.path.expanduser("~")
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(home, "AppData", "Local")
+        return os.path.join(base, "funcnn", "Cache")
+    if sys.platform == "darwin":
+        return os.path.join(home, "Library", "Caches", "funcnn")
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = xdg if os.path.isabs(xdg) else os.path.join(home, ".cache")
     return os.path.join(base, "funcnn")
 
 

@@ -30,6 +30,7 @@ FASHION_MNIST_MIRRORS: tuple[str, ...] = ("http://fashion-mnist.s3-website.eu-ce
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
 NUM_CLASSES = 10
+IMAGE_SHAPE = (28, 28)
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,8 @@ def mnist(
     looked for in:
 
     1. ``data_dir/mnist/`` when ``data_dir`` is given (and only there);
-    2. otherwise ``$FUNCNN_DATA/mnist/``, then the user cache
-       ``$XDG_CACHE_HOME/funcnn/mnist/`` (default ``~/.cache/funcnn/mnist/``).
+    2. otherwise ``$FUNCNN_DATA/mnist/``, then ``mnist/`` in the user cache
+       folder :func:`funcnn.data.cache_dir` (``~/.cache/funcnn/`` on Linux).
 
     Missing files are downloaded (into ``data_dir/mnist/``, or the cache when
     no ``data_dir`` is given) from ``mirrors``, verified by SHA-256 and moved
@@ -132,8 +133,9 @@ def mnist(
     Raises
     ------
     ValueError
-        If a file is corrupt, truncated or not the expected IDX kind, if
-        image and label counts differ, or the options conflict.
+        If a file is corrupt, truncated or not the expected IDX kind, if the
+        images are not 28x28, if image and label counts differ, or if the
+        options conflict. The message names the file and the shapes found.
     FileNotFoundError
         If files are missing and cannot be downloaded.
 
@@ -191,8 +193,9 @@ def fashion_mnist(
     Raises
     ------
     ValueError
-        If a file is corrupt, truncated or not the expected IDX kind, if
-        image and label counts differ, or the options conflict.
+        If a file is corrupt, truncated or not the expected IDX kind, if the
+        images are not 28x28, if image and label counts differ, or if the
+        options conflict. The message names the file and the shapes found.
     FileNotFoundError
         If files are missing and cannot be downloaded.
 
@@ -274,11 +277,18 @@ def _folders(subfolder: str, data_dir: Optional[PathLike]) -> tuple[list[str], s
 
 
 def _read_pair(images_path: str, labels_path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 28, 28) and their N labels, after checking that the two files fit together."""
     images = read_idx(images_path, expect_magic=IMAGES_MAGIC)
     labels = read_idx(labels_path, expect_magic=LABELS_MAGIC)
+    if images.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(
+            f"{images_path}: images of shape {images.shape[1:]} (the file holds {images.shape}); "
+            f"expected {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} images, shape (N, {IMAGE_SHAPE[0]}, {IMAGE_SHAPE[1]})"
+        )
     if images.shape[0] != labels.shape[0]:
         raise ValueError(
-            f"{images_path} has {images.shape[0]} images but {labels_path} has {labels.shape[0]} labels; "
+            f"{images_path} has {images.shape[0]} images but {labels_path} has {labels.shape[0]} labels "
+            f"(shapes {images.shape} and {labels.shape}; expected labels of shape ({images.shape[0]},)): "
             f"the files do not belong together"
         )
     if labels.size and labels.max() >= NUM_CLASSES:
@@ -291,11 +301,12 @@ def _read_pair(images_path: str, labels_path: str) -> tuple[np.ndarray, np.ndarr
 def _convert(
     images: np.ndarray, normalize: bool, flatten: bool, channel_axis: bool, dtype: np.dtype
 ) -> np.ndarray:
+    """Images (N, 28, 28) in the requested dtype, scale and layout."""
     x = images.astype(dtype)
     if normalize:
         x /= dtype.type(255)
     if flatten:
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(len(x), IMAGE_SHAPE[0] * IMAGE_SHAPE[1])  # explicit, so that N = 0 works too
     if channel_axis:
         return x[:, None, :, :]
     return x

@@ -3,7 +3,7 @@
 Reverse mode is checked through the inner-product identity ``<v, J u> == <J^T v, u>``
 for random directions ``u`` and ``v``: the left side by finite differences, the right
 by ``vjp``. Forward mode compares ``jvp`` with the finite difference along ``u``.
-Order ``n`` checks the derivative functions themselves, recursively.
+Order ``k`` checks the derivative functions of order ``k - 1`` in turn, in the requested modes.
 """
 from __future__ import annotations
 
@@ -75,43 +75,111 @@ def check_vjp(f: Callable, args: Sequence[Any], *, eps: float = 1e-6, atol: floa
     v = _random_like(out, rng)
     u = _random_like(args, rng)
     cts = vjp_fn(v)
-    lhs = _inner(v, numerical_jvp(f, args, u, eps))
+    numeric = numerical_jvp(f, args, u, eps)
+    lhs = _inner(v, numeric)
     rhs = _inner(cts, u)
-    scale = _inner(cts, u, absolute=True) + _inner(v, numerical_jvp(f, args, u, eps), absolute=True)
+    scale = _inner(cts, u, absolute=True) + _inner(v, numeric, absolute=True)
     atol, rtol = _tols(args, atol, rtol)
-    if not abs(lhs - rhs) <= atol + rtol * scale:
+    tolerance = atol + rtol * scale
+    if not abs(lhs - rhs) <= tolerance:
         raise AssertionError(f"reverse mode (vjp) disagrees with finite differences: <v, J u> = {lhs!r} by "
-                             f"finite differences but <vjp(v), u> = {rhs!r} (atol={atol}, rtol={rtol})")
+                             f"finite differences but <vjp(v), u> = {rhs!r}: error {abs(lhs - rhs):.3g} > tolerance "
+                             f"{tolerance:.3g} (atol={atol}, rtol={rtol})")
 
 
 def check_grads(f: Callable, args: Sequence[Any], order: int = 2, modes: Sequence[str] = ("fwd", "rev"), *,
                 eps: float = 1e-6, atol: float | None = None, rtol: float | None = None, seed: int = 0) -> None:
     """Check ``f``'s derivatives to ``order`` in the given ``modes`` against finite differences.
 
-    ``args`` is a tuple of positional arguments (pytrees of float arrays). Tolerances default
-    by dtype (looser for float32). Raises ``AssertionError`` saying which check failed.
+    Order 1 checks ``f``'s JVP (mode ``"fwd"``) and VJP (mode ``"rev"``). Order ``k`` checks,
+    in each requested mode, the derivative functions of order ``k - 1`` built in the requested
+    modes, as JAX's ``check_grads`` does: with ``modes=("rev",)`` and ``order=2`` it checks the
+    VJP of the function ``x -> vjp(f, x)(v)`` (for a random ``v``), reverse over reverse, and
+    never calls a JVP. A derivative function takes a fixed random direction (``u`` for a JVP,
+    ``v`` for a VJP) and differentiates in ``args`` only.
 
+    Parameters
+    ----------
+    f : callable
+        The function, of positional arguments.
+    args : tuple
+        Its arguments, pytrees of float arrays.
+    order : int, default 2
+        The highest order of derivative to check (1 or more).
+    modes : sequence of {"fwd", "rev"}, default ("fwd", "rev")
+        The modes in which to differentiate at every order (a single string is one mode).
+    eps : float, default 1e-6
+        The step of the central finite differences, which are computed in float64.
+    atol, rtol : float, optional
+        Tolerances; by default 1e-6 and 1e-5, or 2e-3 and 2e-3 when an input is float32.
+    seed : int, default 0
+        Seeds the random directions.
+
+    Raises
+    ------
+    AssertionError
+        Naming the order and mode that failed, the derivative function checked (such as
+        "the VJP of the VJP of f"), the error and the tolerance.
+
+    Examples
+    --------
     >>> import numpy as np, funcnn.numpy as fnp
     >>> check_grads(lambda x: fnp.sin(x) * x, (np.array([0.5, 1.5]),), order=2)
+    >>> check_grads(lambda x: fnp.sin(x) * x, (np.array([0.5, 1.5]),), order=3, modes="rev")
     """
-    for mode in modes:
-        if mode not in ("fwd", "rev"):
-            raise ValueError(f"check_grads: modes must be 'fwd' and/or 'rev', not {mode!r}")
+    modes = _check_modes(modes)
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
+        raise ValueError(f"check_grads: order must be a positive int; got {order!r}")
     args = tuple(args)
-    if "fwd" in modes:
-        check_jvp(f, args, eps=eps, atol=atol, rtol=rtol, seed=seed)
-    if "rev" in modes:
-        check_vjp(f, args, eps=eps, atol=atol, rtol=rtol, seed=seed)
-    if order > 1:
-        rng = np.random.default_rng(seed + 1)
-        if "fwd" in modes:
-            u = _random_like(args, rng)
-            check_grads(lambda *a: jvp(f, a, _cast_like(u, a))[1], args, order - 1, ("fwd", "rev"),
-                        eps=eps, atol=atol, rtol=rtol, seed=seed + 2)
-        if "rev" in modes:
-            v = _random_like(f(*args), rng)
-            check_grads(lambda *a: vjp(f, *a)[1](_cast_like(v, f(*a))), args, order - 1, ("fwd", "rev"),
-                        eps=eps, atol=atol, rtol=rtol, seed=seed + 3)
+    rng = np.random.default_rng(seed)
+    level: list[tuple[Callable, tuple[str, ...]]] = [(f, ())]  # the functions order k differentiates
+    for k in range(1, order + 1):
+        deeper = []
+        for g, chain in level:
+            for mode in modes:
+                settings = {"eps": eps, "atol": atol, "rtol": rtol, "seed": int(rng.integers(2 ** 31))}
+                _check_at(g, args, k, chain + (mode,), settings)
+                if k < order:
+                    deeper.append((_derivative(g, args, mode, rng), chain + (mode,)))
+        level = deeper
+
+
+_MODE_NAMES = {"fwd": "JVP", "rev": "VJP"}
+
+
+def _check_modes(modes: Sequence[str]) -> tuple[str, ...]:
+    modes = (modes,) if isinstance(modes, str) else tuple(modes)
+    for mode in modes:
+        if mode not in _MODE_NAMES:
+            raise ValueError(f"check_grads: modes must be 'fwd' and/or 'rev', not {mode!r}")
+    if not modes:
+        raise ValueError("check_grads: modes is empty; pass 'fwd', 'rev' or both")
+    return tuple(dict.fromkeys(modes))
+
+
+def _check_at(g: Callable, args: tuple, order: int, chain: tuple[str, ...], settings: dict) -> None:
+    """Check ``g``'s derivative in mode ``chain[-1]``, saying which one failed."""
+    check = check_jvp if chain[-1] == "fwd" else check_vjp
+    try:
+        check(g, args, **settings)
+    except AssertionError as err:
+        what = " of the ".join(_MODE_NAMES[m] for m in reversed(chain))
+        raise AssertionError(f"check_grads: order {order} in mode {chain[-1]!r} failed (checking the {what} "
+                             f"of f): {err}") from err
+
+
+def _derivative(g: Callable, args: tuple, mode: str, rng: np.random.Generator) -> Callable:
+    """``g``'s JVP along a fixed random ``u``, or its VJP of a fixed random ``v``, as a function
+    of the same arguments."""
+    if mode == "fwd":
+        u = _random_like(args, rng)
+        return lambda *a: jvp(g, a, _cast_like(u, a))[1]
+    v = _random_like(g(*args), rng)
+
+    def pulled_back(*a: Any) -> Any:
+        out, pullback = vjp(g, *a)
+        return pullback(_cast_like(v, out))
+    return pulled_back
 
 
 def assert_trees_allclose(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-6,

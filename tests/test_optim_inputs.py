@@ -33,6 +33,8 @@ TRANSFORMS = {
     "adagrad": lambda: optim.adagrad(0.1),
     "adam": lambda: optim.adam(0.01),
     "adamw": lambda: optim.adamw(0.01),
+    "amsgrad": lambda: optim.amsgrad(0.01),
+    "lamb": lambda: optim.lamb(0.01),
     "lion": lambda: optim.lion(1e-3),
     "nadam": lambda: optim.nadam(),
     "rmsprop": lambda: optim.rmsprop(0.01),
@@ -42,10 +44,12 @@ TRANSFORMS = {
     "chain": lambda: optim.chain(optim.clip_by_global_norm(1.0), optim.scale(-0.1)),
     "clip": lambda: optim.clip(0.5),
     "clip_by_global_norm": lambda: optim.clip_by_global_norm(1.0),
+    "ema": lambda: optim.ema(0.9),
     "masked": lambda: optim.masked(optim.scale_by_adam(), not_bias),
     "scale": lambda: optim.scale(-0.5),
     "scale_by_adadelta": lambda: optim.scale_by_adadelta(),
     "scale_by_adam": lambda: optim.scale_by_adam(),
+    "scale_by_amsgrad": lambda: optim.scale_by_amsgrad(),
     "scale_by_learning_rate": lambda: optim.scale_by_learning_rate(0.1),
     "scale_by_lion": lambda: optim.scale_by_lion(),
     "scale_by_nadam": lambda: optim.scale_by_nadam(),
@@ -53,7 +57,13 @@ TRANSFORMS = {
     "scale_by_rss": lambda: optim.scale_by_rss(),
     "scale_by_schedule": lambda: optim.scale_by_schedule(optim.cosine_decay(1.0, 10)),
     "scale_by_stddev": lambda: optim.scale_by_stddev(),
+    "scale_by_trust_ratio": lambda: optim.scale_by_trust_ratio(),
     "trace": lambda: optim.trace(0.9),
+    # wrappers
+    "MultiSteps": lambda: optim.MultiSteps(optim.adam(0.01), every_k_schedule=2).gradient_transformation(),
+    "ema_params": lambda: optim.ema_params(0.9),
+    "inject_hyperparams": lambda: optim.inject_hyperparams(optim.adam)(learning_rate=0.01),
+    "lookahead": lambda: optim.lookahead(optim.adam(0.01), sync_period=2, slow_step_size=0.5),
 }
 
 # Configurations that put a different block first (the one that sees the gradients).
@@ -69,6 +79,18 @@ VARIANTS = {
     "lion_no_decay": lambda: optim.lion(1e-3, weight_decay=0.0),
     "trace_nesterov": lambda: optim.trace(0.9, nesterov=True),
     "masked_wd_first": lambda: optim.chain(optim.add_decayed_weights(0.1, not_bias), optim.adam(0.01)),
+    "amsgrad_wd": lambda: optim.amsgrad(0.01, weight_decay=0.1),
+    "lamb_wd_mask": lambda: optim.lamb(0.01, weight_decay=0.1, mask=not_bias),
+    "ema_no_debias": lambda: optim.ema(0.9, debias=False),
+    "adam_ema_params_debias": lambda: optim.chain(optim.adam(0.01), optim.ema_params(0.9, debias=True)),
+    "multisteps_sum_schedule": lambda: optim.MultiSteps(
+        optim.sgd(0.1, momentum=0.9), every_k_schedule=lambda step: 2, use_grad_mean=False
+    ).gradient_transformation(),
+    "inject_sgd_schedule": lambda: optim.inject_hyperparams(optim.sgd)(
+        optim.cosine_decay(0.1, 10), momentum=0.9, nesterov=True
+    ),
+    "inject_adamw_mask": lambda: optim.inject_hyperparams(optim.adamw, static_args="mask")(0.01, mask=not_bias),
+    "lookahead_reset": lambda: optim.lookahead(optim.sgd(0.1, momentum=0.9), 3, 0.5, reset_state=True),
 }
 
 ALL = {**TRANSFORMS, **VARIANTS}
@@ -104,12 +126,16 @@ def checks_shapes_without_params(name):
 STATEFUL = [name for name in ALL if checks_shapes_without_params(name)]
 
 
+def makes_transformations(obj):
+    """A factory of transformations, a factory of such factories (``inject_hyperparams``), or a
+    wrapper class with a ``gradient_transformation`` method (``MultiSteps``)."""
+    if inspect.isclass(obj):
+        return hasattr(obj, "gradient_transformation")
+    return inspect.isfunction(obj) and "GradientTransformation" in str(inspect.signature(obj).return_annotation)
+
+
 def test_every_transformation_factory_is_in_the_table():
-    factories = {
-        name for name in optim.__all__
-        if inspect.isfunction(getattr(optim, name))
-        and inspect.signature(getattr(optim, name)).return_annotation == "GradientTransformation"
-    }
+    factories = {name for name in optim.__all__ if makes_transformations(getattr(optim, name))}
     assert factories == set(TRANSFORMS)
     assert {"sgd", "adam", "adamw", "nadam", "rmsprop", "adagrad", "adadelta", "lion"} <= factories
 
@@ -351,10 +377,23 @@ def optax_pairs(optax):
             optim.chain(optim.clip_by_global_norm(1.0), optim.adam(0.01)),
             optax.chain(optax.clip_by_global_norm(1.0), optax.adam(0.01)),
         ),
+        "lamb": (optim.lamb(0.01, weight_decay=0.1), optax.lamb(0.01, weight_decay=0.1)),
+        "ema": (optim.ema(0.9), optax.ema(0.9)),
+        "inject_hyperparams_adam": (
+            optim.inject_hyperparams(optim.adam)(learning_rate=0.01),
+            optax.inject_hyperparams(optax.adam)(learning_rate=0.01),
+        ),
+        "multisteps_adam": (
+            optim.MultiSteps(optim.adam(0.01), 2).gradient_transformation(),
+            optax.MultiSteps(optax.adam(0.01), 2).gradient_transformation(),
+        ),
     }
 
 
-OPTAX_CASES = ["sgd", "sgd_nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "lion", "clipped_adam"]
+OPTAX_CASES = [
+    "sgd", "sgd_nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "lion", "clipped_adam",
+    "lamb", "ema", "inject_hyperparams_adam", "multisteps_adam",
+]
 
 
 @pytest.mark.parametrize("case", OPTAX_CASES)

@@ -5,7 +5,10 @@ An optimizer is a :class:`GradientTransformation`: a pair of pure functions
 Building blocks (scalings, momentum, clipping, weight decay, masks) compose with
 :func:`chain`; the ready-made optimizers (:func:`sgd`, :func:`adam`, ...) are such
 chains with PyTorch's semantics. Learning rates are floats or schedules from
-:mod:`funcnn.optim.schedules`.
+:mod:`funcnn.optim.schedules`. Wrappers accumulate gradients (:class:`MultiSteps`),
+keep hyper-parameters in the state so they can change between steps
+(:func:`inject_hyperparams`), average the parameters for evaluation
+(:func:`ema_params`, :func:`averaged_params`) and add Lookahead (:func:`lookahead`).
 
 Updates are written with ``funcnn.numpy`` operations, so a whole training step
 (gradients, ``update`` and ``apply_updates``) can be captured with ``funcnn.make_graph``,
@@ -28,18 +31,29 @@ True
 """
 
 from . import schedules as schedules
+from ._accumulation import MultiSteps as MultiSteps
+from ._accumulation import MultiStepsState as MultiStepsState
 from ._adam import ScaleByAdamState as ScaleByAdamState
+from ._adam import ScaleByAmsgradState as ScaleByAmsgradState
 from ._adam import ScaleByNadamState as ScaleByNadamState
 from ._adam import scale_by_adam as scale_by_adam
+from ._adam import scale_by_amsgrad as scale_by_amsgrad
 from ._adam import scale_by_nadam as scale_by_nadam
 from ._aliases import adadelta as adadelta
 from ._aliases import adagrad as adagrad
 from ._aliases import adam as adam
 from ._aliases import adamw as adamw
+from ._aliases import amsgrad as amsgrad
+from ._aliases import lamb as lamb
 from ._aliases import lion as lion
 from ._aliases import nadam as nadam
 from ._aliases import rmsprop as rmsprop
 from ._aliases import sgd as sgd
+from ._averaging import EmaParamsState as EmaParamsState
+from ._averaging import EmaState as EmaState
+from ._averaging import averaged_params as averaged_params
+from ._averaging import ema as ema
+from ._averaging import ema_params as ema_params
 from ._base import EmptyState as EmptyState
 from ._base import GradientTransformation as GradientTransformation
 from ._base import OptState as OptState
@@ -58,6 +72,12 @@ from ._clipping import clip_by_global_norm as clip_by_global_norm
 from ._clipping import global_norm as global_norm
 from ._decay import AddDecayedWeightsState as AddDecayedWeightsState
 from ._decay import add_decayed_weights as add_decayed_weights
+from ._hyperparams import InjectHyperparamsState as InjectHyperparamsState
+from ._hyperparams import get_hyperparams as get_hyperparams
+from ._hyperparams import inject_hyperparams as inject_hyperparams
+from ._hyperparams import set_hyperparams as set_hyperparams
+from ._lookahead import LookaheadState as LookaheadState
+from ._lookahead import lookahead as lookahead
 from ._masking import MaskedState as MaskedState
 from ._masking import masked as masked
 from ._momentum import ScaleByLionState as ScaleByLionState
@@ -92,6 +112,8 @@ from ._schedules import polynomial as polynomial
 from ._schedules import polynomial_schedule as polynomial_schedule
 from ._schedules import warmup_cosine_decay as warmup_cosine_decay
 from ._schedules import warmup_cosine_decay_schedule as warmup_cosine_decay_schedule
+from ._trust_ratio import ScaleByTrustRatioState as ScaleByTrustRatioState
+from ._trust_ratio import scale_by_trust_ratio as scale_by_trust_ratio
 
 __all__ = [
     # base
@@ -110,25 +132,31 @@ __all__ = [
     "AddDecayedWeightsState",
     "ClipByGlobalNormState",
     "ClipState",
+    "EmaParamsState",
+    "EmaState",
     "MaskedState",
     "ScaleByAdadeltaState",
     "ScaleByAdamState",
+    "ScaleByAmsgradState",
     "ScaleByLionState",
     "ScaleByNadamState",
     "ScaleByRmsState",
     "ScaleByRssState",
     "ScaleByScheduleState",
     "ScaleByStddevState",
+    "ScaleByTrustRatioState",
     "ScaleState",
     "TraceState",
     "add_decayed_weights",
     "clip",
     "clip_by_global_norm",
+    "ema",
     "global_norm",
     "masked",
     "scale",
     "scale_by_adadelta",
     "scale_by_adam",
+    "scale_by_amsgrad",
     "scale_by_learning_rate",
     "scale_by_lion",
     "scale_by_nadam",
@@ -136,12 +164,26 @@ __all__ = [
     "scale_by_rss",
     "scale_by_schedule",
     "scale_by_stddev",
+    "scale_by_trust_ratio",
     "trace",
+    # wrappers: accumulation, averaging, injected hyper-parameters, lookahead
+    "InjectHyperparamsState",
+    "LookaheadState",
+    "MultiSteps",
+    "MultiStepsState",
+    "averaged_params",
+    "ema_params",
+    "get_hyperparams",
+    "inject_hyperparams",
+    "lookahead",
+    "set_hyperparams",
     # optimizers
     "adadelta",
     "adagrad",
     "adam",
     "adamw",
+    "amsgrad",
+    "lamb",
     "lion",
     "nadam",
     "rmsprop",

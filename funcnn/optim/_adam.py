@@ -1,7 +1,9 @@
-"""Adam's family: bias-corrected moment estimates (Adam) and their Nesterov form (NAdam)."""
+"""Adam's family: bias-corrected moment estimates (Adam), their running maximum (AMSGrad) and
+their Nesterov form (NAdam)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -13,7 +15,10 @@ from ._base import GradientTransformation, Params, Scalar, Updates
 from ._checks import check_decay_rate, check_non_negative, check_params, check_updates, may_be_nonzero
 from ._numerics import as_float64, bias_correction, cast_like, ema, ema_of_square, full_like_tree, new_count, next_count
 
-__all__ = ["ScaleByAdamState", "ScaleByNadamState", "scale_by_adam", "scale_by_nadam"]
+__all__ = [
+    "ScaleByAdamState", "ScaleByAmsgradState", "ScaleByNadamState", "scale_by_adam", "scale_by_amsgrad",
+    "scale_by_nadam",
+]
 
 
 class ScaleByAdamState(NamedTuple):
@@ -62,7 +67,6 @@ def scale_by_adam(
     b2 = check_decay_rate("b2", b2)
     eps = check_non_negative("eps", eps)
     eps_root = check_non_negative("eps_root", eps_root)
-    add_eps_root = may_be_nonzero(eps_root)
 
     def init_fn(params: Params) -> ScaleByAdamState:
         check_params(params, "scale_by_adam")
@@ -78,13 +82,100 @@ def scale_by_adam(
         t = as_float64(count)
         bc1, bc2 = bias_correction(b1, t), bias_correction(b2, t)
 
-        def step(m: Any, v: Any) -> Any:
-            v_hat = v / cast_like(bc2, v)
-            if add_eps_root:
-                v_hat = v_hat + cast_like(eps_root, v)
-            return m / (fnp.sqrt(v_hat) + cast_like(eps, v)) / cast_like(bc1, m)
+        updates = tree_map(_corrected_step(bc1, bc2, eps, eps_root), mu, nu)
+        return updates, ScaleByAdamState(count=count, mu=mu, nu=nu)
 
-        return tree_map(step, mu, nu), ScaleByAdamState(count=count, mu=mu, nu=nu)
+    return GradientTransformation(init_fn, update_fn)
+
+
+def _corrected_step(bc1: Any, bc2: Any, eps: Any, eps_root: Any) -> Callable[[Any, Any], Any]:
+    """``(m, v) -> (m / bc1) / (sqrt(v / bc2 + eps_root) + eps)`` in the leaves' dtype."""
+    add_eps_root = may_be_nonzero(eps_root)
+
+    def step(m: Any, v: Any) -> Any:
+        v_hat = v / cast_like(bc2, v)
+        if add_eps_root:
+            v_hat = v_hat + cast_like(eps_root, v)
+        return m / (fnp.sqrt(v_hat) + cast_like(eps, v)) / cast_like(bc1, m)
+
+    return step
+
+
+class ScaleByAmsgradState(NamedTuple):
+    """State of :func:`scale_by_amsgrad`: step ``count`` (int32), the moments ``mu``, ``nu``
+    and ``nu_max``, the running maximum of ``nu``."""
+
+    count: Any  # type: ignore[assignment]  # shadows tuple.count, as in optax
+    mu: Any
+    nu: Any
+    nu_max: Any
+
+
+def scale_by_amsgrad(
+    b1: Scalar = 0.9, b2: Scalar = 0.999, eps: Scalar = 1e-8, eps_root: Scalar = 0.0
+) -> GradientTransformation:
+    """Rescale updates by Adam's moments, dividing by the running maximum of the second
+    (AMSGrad, as ``torch.optim.Adam(amsgrad=True)``).
+
+    With step ``t = 1, 2, ...``::
+
+        m_t     = b1 * m_{t-1} + (1 - b1) * g_t
+        v_t     = b2 * v_{t-1} + (1 - b2) * g_t**2
+        vmax_t  = max(vmax_{t-1}, v_t)
+        u_t     = (m_t / (1 - b1**t)) / (sqrt(vmax_t / (1 - b2**t) + eps_root) + eps)
+
+    The maximum is taken over the raw ``v_t`` and then bias-corrected, as PyTorch does.
+    optax's ``scale_by_amsgrad`` takes it over the corrected ``v_t / (1 - b2**t)``
+    instead; the two agree while ``v_t`` grows, and differ once it shrinks (then
+    optax's maximum keeps an older, larger correction).
+
+    Parameters
+    ----------
+    b1, b2 : float
+        Decay rates of the first and second moments, in [0, 1).
+    eps : float
+        Added to the denominator outside the square root, >= 0.
+    eps_root : float
+        Added inside the square root, >= 0.
+
+    Returns
+    -------
+    GradientTransformation
+        With state :class:`ScaleByAmsgradState`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = scale_by_amsgrad(b1=0.0, b2=0.5, eps=0.0)
+    >>> state = t.init({"w": np.zeros(1)})
+    >>> for g in [2.0, 1.0]:
+    ...     updates, state = t.update({"w": np.array([g])}, state)
+    >>> state.nu["w"], state.nu_max["w"], updates["w"]   # v: 2, then 1.5; u = 1 / sqrt(2 / 0.75)
+    (array([1.5]), array([2.]), array([0.61237244]))
+    """
+    b1 = check_decay_rate("b1", b1)
+    b2 = check_decay_rate("b2", b2)
+    eps = check_non_negative("eps", eps)
+    eps_root = check_non_negative("eps_root", eps_root)
+
+    def init_fn(params: Params) -> ScaleByAmsgradState:
+        check_params(params, "scale_by_amsgrad")
+        mu, nu, nu_max = (full_like_tree(params) for _ in range(3))
+        return ScaleByAmsgradState(count=new_count(), mu=mu, nu=nu, nu_max=nu_max)
+
+    def update_fn(
+        updates: Updates, state: ScaleByAmsgradState, params: Params | None = None
+    ) -> tuple[Updates, ScaleByAmsgradState]:
+        check_updates(updates, params, "scale_by_amsgrad", state.mu)
+        mu = tree_map(lambda g, m: ema(b1, m, g), updates, state.mu)
+        nu = tree_map(lambda g, v: ema_of_square(b2, v, g), updates, state.nu)
+        nu_max = tree_map(fnp.maximum, state.nu_max, nu)
+        count = next_count(state.count)
+        t = as_float64(count)
+        bc1, bc2 = bias_correction(b1, t), bias_correction(b2, t)
+
+        new_state = ScaleByAmsgradState(count=count, mu=mu, nu=nu, nu_max=nu_max)
+        return tree_map(_corrected_step(bc1, bc2, eps, eps_root), mu, nu_max), new_state
 
     return GradientTransformation(init_fn, update_fn)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._adam import scale_by_adam, scale_by_nadam
+from ._adam import scale_by_adam, scale_by_amsgrad, scale_by_nadam
 from ._base import GradientTransformation, Params, Scalar, ScalarOrSchedule, chain
 from ._checks import check_learning_rate, check_non_negative, may_be_nonzero
 from ._decay import add_decayed_weights
@@ -23,8 +23,9 @@ from ._momentum import scale_by_lion, trace
 from ._numerics import as_float64
 from ._rms import scale_by_adadelta, scale_by_rms, scale_by_rss, scale_by_stddev
 from ._scaling import scale_by_learning_rate
+from ._trust_ratio import scale_by_trust_ratio
 
-__all__ = ["adadelta", "adagrad", "adam", "adamw", "lion", "nadam", "rmsprop", "sgd"]
+__all__ = ["adadelta", "adagrad", "adam", "adamw", "amsgrad", "lamb", "lion", "nadam", "rmsprop", "sgd"]
 
 Mask = Any | Callable[[Params], Any] | None
 
@@ -150,6 +151,61 @@ def adam(
         scale_by_learning_rate(learning_rate),
     )
 
+
+def amsgrad(
+    learning_rate: ScalarOrSchedule,
+    b1: Scalar = 0.9,
+    b2: Scalar = 0.999,
+    eps: Scalar = 1e-8,
+    weight_decay: Scalar = 0.0,
+) -> GradientTransformation:
+    """AMSGrad: Adam dividing by the running maximum of the second moment
+    (``torch.optim.Adam(amsgrad=True)``); weight decay is L2 added to the gradient.
+
+    Update rule (``m_0 = v_0 = vmax_0 = 0``)::
+
+        h_t     = g_t + wd * theta_{t-1}
+        m_t     = b1 * m_{t-1} + (1 - b1) * h_t
+        v_t     = b2 * v_{t-1} + (1 - b2) * h_t**2
+        vmax_t  = max(vmax_{t-1}, v_t)
+        theta_t = theta_{t-1} - lr_t * (m_t / (1 - b1**t)) / (sqrt(vmax_t / (1 - b2**t)) + eps)
+
+    This is PyTorch's rule. optax's ``amsgrad`` takes the maximum of the bias-corrected
+    ``v_t / (1 - b2**t)`` instead (see :func:`scale_by_amsgrad`): the same steps while
+    ``v_t`` grows, different ones after it shrinks.
+
+    Parameters
+    ----------
+    learning_rate : float or callable
+        Positive float, traced scalar, or a schedule ``count -> float``.
+    b1, b2 : float, default 0.9, 0.999
+        Decay rates of the moment estimates (PyTorch's ``betas``), in [0, 1).
+    eps : float, default 1e-8
+        Added to the denominator, >= 0.
+    weight_decay : float, default 0
+        L2 coefficient, >= 0.
+
+    Returns
+    -------
+    GradientTransformation
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from funcnn.optim import apply_updates
+    >>> opt = amsgrad(0.1)
+    >>> params = {"w": np.array([1.0, 1.0])}
+    >>> updates, state = opt.update({"w": np.array([5.0, -0.01])}, opt.init(params), params)
+    >>> np.round(apply_updates(params, updates)["w"], 6)   # first step: -lr * sign(g), as Adam
+    array([0.9, 1.1])
+    """
+    learning_rate = check_learning_rate(learning_rate)
+    weight_decay = check_non_negative("weight_decay", weight_decay)
+    return chain(
+        *_l2(weight_decay),
+        scale_by_amsgrad(b1=b1, b2=b2, eps=eps),
+        scale_by_learning_rate(learning_rate),
+    )
 
 def adamw(
     learning_rate: ScalarOrSchedule,
@@ -484,5 +540,64 @@ def lion(
     return chain(
         scale_by_lion(b1=b1, b2=b2),
         *_decoupled(weight_decay, mask),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+def lamb(
+    learning_rate: ScalarOrSchedule,
+    b1: Scalar = 0.9,
+    b2: Scalar = 0.999,
+    eps: Scalar = 1e-6,
+    weight_decay: Scalar = 0.0,
+    mask: Mask = None,
+) -> GradientTransformation:
+    """LAMB (You et al., 2020): Adam's step with decoupled weight decay, rescaled per leaf
+    by a trust ratio (optax's ``lamb``).
+
+    Update rule (``m_0 = v_0 = 0``; norms over each parameter array, a leaf of the tree)::
+
+        m_t     = b1 * m_{t-1} + (1 - b1) * g_t
+        v_t     = b2 * v_{t-1} + (1 - b2) * g_t**2
+        r_t     = (m_t / (1 - b1**t)) / (sqrt(v_t / (1 - b2**t)) + eps) + wd * theta_{t-1}
+        theta_t = theta_{t-1} - lr_t * (||theta_{t-1}|| / ||r_t||) * r_t
+
+    where the ratio is taken as 1 if either norm is 0. Every leaf thus moves by
+    ``lr_t`` times its own norm, whatever the scale of its gradient.
+
+    Parameters
+    ----------
+    learning_rate : float or callable
+        Positive float, traced scalar, or a schedule ``count -> float``.
+    b1, b2 : float, default 0.9, 0.999
+        Decay rates of the moment estimates, in [0, 1).
+    eps : float, default 1e-6
+        Added to the denominator, >= 0.
+    weight_decay : float, default 0
+        Decoupled decay coefficient, >= 0.
+    mask : pytree of bool or callable, optional
+        Decay only the leaves where the mask is True (e.g. not biases).
+
+    Returns
+    -------
+    GradientTransformation
+        Its ``update`` needs ``params`` (for the trust ratio).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from funcnn.optim import apply_updates
+    >>> opt = lamb(0.1)
+    >>> params = {"w": np.array([3.0, 4.0])}
+    >>> updates, _ = opt.update({"w": np.array([1e-3, 1e-3])}, opt.init(params), params)
+    >>> np.round(apply_updates(params, updates)["w"], 6)   # r = (1, 1) up to eps; moves by 0.1 * 5
+    array([2.646447, 3.646447])
+    """
+    learning_rate = check_learning_rate(learning_rate)
+    weight_decay = check_non_negative("weight_decay", weight_decay)
+    return chain(
+        scale_by_adam(b1=b1, b2=b2, eps=eps),
+        *_decoupled(weight_decay, mask),
+        scale_by_trust_ratio(),
         scale_by_learning_rate(learning_rate),
     )

@@ -93,9 +93,13 @@ def main(argv=None):
     for epoch in range(1, args.epochs + 1):
         key, epoch_key = random.split(key)
         start, losses = time.perf_counter(), []
-        for xb, yb in data.batches((x_train, y_train), args.batch_size, key=epoch_key):
+        steps_per_epoch = -(-len(x_train) // args.batch_size)
+        for i, (xb, yb) in enumerate(data.batches((x_train, y_train), args.batch_size, key=epoch_key), 1):
             params, opt_state, loss = step(params, opt_state, xb, yb)
             losses.append(float(loss))
+            if i % max(steps_per_epoch // 4, 1) == 0 and i < steps_per_epoch:  # progress within the epoch
+                print(f"  step {i}/{steps_per_epoch}  loss={np.mean(losses):.4f}  "
+                      f"{i / (time.perf_counter() - start):.0f} steps/s", flush=True)
         seconds = time.perf_counter() - start
         print(f"Epoch {epoch}/{args.epochs}  {seconds:.1f}s  loss={np.mean(losses):.4f}  "
               f"test_acc={accuracy(params, x_test, y_test):.4f}", flush=True)

@@ -1,14 +1,17 @@
 """Two models built from ``funcnn.nn`` layers with ``serial``: a 784-256-128-32-10 MLP and a
-small CNN for 28x28 grey images. Prints each model's parameters, layer by layer, and runs
-one batch through it in training and in evaluation mode.
+small CNN for 28x28 grey images. Prints each model and its layer table (``nn.summary``), then
+trains the CNN with ``funcnn.train.fit`` on MNIST for ``--epochs`` and prints its test accuracy.
 
-    python examples/models.py
+    python examples/models.py --epochs 1
 """
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 
-from funcnn import nn, random, tree_util
+from funcnn import data, losses, metrics, nn, optim, random
+from funcnn.train import evaluate, fit
 
 INPUT_SHAPE = (-1, 1, 28, 28)  # (batch, channels, height, width); -1: any batch size
 
@@ -34,33 +37,45 @@ def cnn() -> nn.Layer:
     )
 
 
-def count(params: dict) -> int:
-    """The number of scalars in a pytree of arrays."""
-    return sum(int(np.size(leaf)) for leaf in tree_util.tree_leaves(params))
+def describe(name: str, model: nn.Layer) -> int:
+    """Print the model and its layer table; return its number of parameters."""
+    print(f"{name}: {model!r}")
+    return nn.summary(model, INPUT_SHAPE).total_params
 
 
-def describe(name: str, model: nn.Layer, key: np.ndarray) -> int:
-    """Print the parameters of `model` layer by layer; return their total."""
-    out_shape, params, state = model.init_with_state(key, INPUT_SHAPE)
-    print(f"{name}: input {INPUT_SHAPE} -> output {out_shape}")
-    for layer, layer_params in params.items():
-        shapes = ", ".join(f"{k} {v.shape}" for k, v in layer_params.items())
-        if shapes:
-            print(f"  {layer:<14} {count(layer_params):>8,}  {shapes}")
-    total = count(params)
-    print(f"  {'total':<14} {total:>8,}\n")
+def train(model: nn.Layer, args: argparse.Namespace) -> float:
+    """Fit ``model`` on MNIST with Adam; return its test accuracy."""
+    x_train, y_train, x_test, y_test = data.mnist(args.data_dir)
+    x_train, y_train = x_train[: args.train_size, None], y_train[: args.train_size]  # add the channel axis
+    x_test = x_test[:, None]
+    key, init_key = random.split(random.key(args.seed))
+    _, params, state = model.init_with_state(init_key, INPUT_SHAPE)
 
-    x = random.normal(random.fold_in(key, 1), (8, 1, 28, 28))
-    logits, state = model.apply(params, x, key=random.fold_in(key, 2), train=True, state=state)
-    logits_eval, _ = model.apply(params, x, state=state)
-    assert logits.shape == logits_eval.shape == (8, 10)
-    return total
+    def loss_fn(params, x, labels, *, key, train, state):
+        logits, state = model.apply(params, x, key=key, train=train, state=state)
+        return losses.cross_entropy(logits, labels), {"outputs": logits, "state": state}
+
+    params, _, _, state = fit(loss_fn, params, optim.adam(1e-3), (x_train, y_train), epochs=args.epochs,
+                              batch_size=args.batch_size, key=key, state=state, metrics={"acc": metrics.accuracy},
+                              verbose=2)
+    return evaluate(loss_fn, params, (x_test, y_test), state=state, metrics={"acc": metrics.accuracy})["acc"]
 
 
-def main() -> dict[str, int]:
-    key = random.key(0)
-    return {"mlp": describe("MLP", mlp(), key), "cnn": describe("CNN", cnn(), key)}
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=1, help="epochs to train the CNN (0: only describe)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
+    parser.add_argument("--data-dir", default=None, help="folder with mnist/ (default: FUNCNN_DATA, then the cache)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    counts: dict[str, float] = {"mlp": describe("MLP", mlp()), "cnn": describe("CNN", cnn())}
+    if args.epochs > 0:
+        counts["test_acc"] = accuracy = train(cnn(), args)
+        print(f"final test accuracy: {accuracy:.4f}")
+    return counts
 
 
 if __name__ == "__main__":
+    np.set_printoptions(precision=4)
     main()

@@ -1,10 +1,10 @@
-"""Training loops: ``fit`` and ``evaluate`` over mini-batches, with progress output,
-per-epoch history, callbacks (early stopping) and ``plot_history``.
+"""The training loop ``fit`` and the evaluation loop ``evaluate``.
 
 ``fit`` is the loop you would write by hand with ``value_and_grad``,
 ``optimizer.update`` and ``apply_updates`` (``docs/training.md`` shows it), plus the
-bookkeeping. The training step (forward, backward, update) is one function, compiled
-with ``funcnn.jit`` unless ``jit=False``. The loss function is called as ``loss_fn(params, x, y, **extras)`` where
+bookkeeping: progress, history, callbacks, checkpoints and resuming. The training step
+(forward, backward, update) is one function, compiled with ``funcnn.jit`` unless
+``jit=False``. The loss function is called as ``loss_fn(params, x, y, **extras)`` where
 ``extras`` holds whichever of ``key`` (a fresh PRNG key per step, for dropout),
 ``train`` (True in ``fit``, False in ``evaluate``) and ``state`` (e.g. BatchNorm
 statistics) its signature accepts. It returns the scalar loss, or ``(loss, aux)``
@@ -14,9 +14,8 @@ when training with ``state``, the new ``"state"``.
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
-import sys
-import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -24,13 +23,18 @@ from typing import Any
 import numpy as np
 
 from funcnn import jit as compile_with_jit
-from funcnn import random
+from funcnn import optim, random
 from funcnn import value_and_grad
-from funcnn.extend import ConcretizationError, concrete
 from funcnn.data import batches
+from funcnn.extend import ConcretizationError, concrete
 from funcnn.optim import GradientTransformation, apply_updates
 
-__all__ = ["EarlyStopping", "evaluate", "fit", "plot_history"]
+from ._callbacks import Callback, FunctionCallback
+from ._checkpoint import resume_from
+from ._progress import Progress
+from ._state import TrainState, callback_names, empty_running, new_run
+
+__all__ = ["evaluate", "fit"]
 
 Metric = Callable[[Any, Any], Any]
 History = dict[str, list[float]]
@@ -78,22 +82,6 @@ def _check_labels(outputs: Any, y: Any) -> None:
     if y.size and (y.min() < 0 or y.max() >= width):
         raise ValueError(f"fit: labels range over [{y.min()}, {y.max()}] but the model's outputs have width "
                          f"{width} (shape {np.shape(outputs)}): labels must lie in [0, {width})")
-
-
-class _Running:
-    """Sample-weighted running means of the loss and the metrics."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
-        self.count = 0
-
-    def add(self, values: dict[str, float], n: int) -> None:
-        for name, v in values.items():
-            self.sums[name] = self.sums.get(name, 0.0) + float(v) * n
-        self.count += n
-
-    def means(self) -> dict[str, float]:
-        return {name: s / max(self.count, 1) for name, s in self.sums.items()}
 
 
 def _batch_values(loss: Any, outputs: Any, y: Any, metrics: dict[str, Metric]) -> dict[str, float]:
@@ -145,7 +133,7 @@ def fit(loss_fn: Callable, params: Any, optimizer: GradientTransformation, train
         batch_size: int, key: Any, val_data: tuple | None = None,
         metrics: Sequence[Metric] | Mapping[str, Metric] = (), state: Any = None,
         callbacks: Iterable[Any] | None = None, verbose: int = 1, opt_state: Any = None,
-        drop_last: bool = False, jit: bool = True) -> tuple:
+        drop_last: bool = False, jit: bool = True, resume: Any = None, use_ema: bool = False) -> tuple:
     """Train ``params`` on ``train_data = (x, y)`` for ``epochs`` passes of mini-batches.
 
     Parameters
@@ -159,7 +147,7 @@ def fit(loss_fn: Callable, params: Any, optimizer: GradientTransformation, train
     train_data, val_data : tuple (x, y)
         Arrays sharing their first axis (samples).
     epochs, batch_size : int
-        Number of passes and samples per step.
+        Number of passes (in all, counting those of a resumed run) and samples per step.
     key : PRNG key
         Shuffles every epoch and gives ``loss_fn`` a fresh ``key`` per step.
     metrics : sequence or dict of ``metric(outputs, y) -> float``
@@ -167,24 +155,33 @@ def fit(loss_fn: Callable, params: Any, optimizer: GradientTransformation, train
     state : pytree, optional
         Non-trained state threaded through ``loss_fn`` (BatchNorm statistics).
     callbacks : iterable, optional
-        Objects with ``on_epoch_end(epoch, logs, params)`` (returning True stops training) and
-        optionally ``on_train_end(params)`` (returning replacement params), or plain functions
-        used as ``on_epoch_end``. See :class:`EarlyStopping`.
+        :class:`Callback` objects (``EarlyStopping``, ``ModelCheckpoint``, ``Checkpoint``,
+        ``ReduceLROnPlateau``, ``CSVLogger``, your own), called with the
+        :class:`TrainState` after each step and epoch; or plain functions
+        ``fn(epoch, logs, params)`` (a true result stops training).
     verbose : int
         0 silent, 1 a live progress bar per epoch on stderr (one line per epoch when stderr is
         not a terminal), 2 one line per epoch.
     opt_state : pytree, optional
-        Resume from this optimizer state instead of ``optimizer.init(params)``.
+        Start from this optimizer state instead of ``optimizer.init(params)``.
     jit : bool, default True
         Compile the training step (forward, backward, update) and the evaluation step with
         ``funcnn.jit``; ``False`` runs them eagerly. A ``loss_fn`` that cannot be traced
         (Python ``if`` on a value) runs eagerly, with a warning.
+    resume : True, str or path-like, optional
+        Continue a run saved by :class:`Checkpoint`: a file, a checkpoint folder (its
+        newest run), or ``True`` for the folder of the ``Checkpoint`` among the callbacks
+        (starting afresh when it holds nothing yet). ``params`` and ``opt_state`` then
+        serve as templates: the saved ones must have their structure, shapes and dtypes.
+    use_ema : bool, default False
+        Evaluate ``val_data`` with the averaged parameters of an ``optim.ema_params`` in the
+        optimizer chain (``optim.averaged_params(opt_state)`` returns them after training).
 
     Returns
     -------
     (params, opt_state, history), or (params, opt_state, history, state) when ``state`` is given.
-    ``history`` maps ``"loss"``, each metric, ``"val_loss"``, ``"val_<metric>"`` and
-    ``"seconds"`` to per-epoch lists.
+    ``history`` maps ``"loss"``, each metric, ``"val_loss"``, ``"val_<metric>"``, ``"lr"``
+    (for an optimizer with an injected learning rate) and ``"seconds"`` to per-epoch lists.
 
     Examples
     --------
@@ -197,41 +194,118 @@ def fit(loss_fn: Callable, params: Any, optimizer: GradientTransformation, train
     >>> round(float(p["w"][0]), 3), len(hist["loss"])
     (3.0, 20)
     """
-    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
-    call = _LossCall(loss_fn, state is not None)
-    step = _Compiled(_train_step(call, optimizer), jit, "fit")
-    named = _named_metrics(metrics)
-    opt_state = optimizer.init(params) if opt_state is None else opt_state
-    callbacks = [cb if hasattr(cb, "on_epoch_end") else _FunctionCallback(cb) for cb in (callbacks or [])]
-    history: History = {}
-    steps_per_epoch = _steps(train_data, batch_size, drop_last)
-    for epoch in range(1, epochs + 1):
-        key, shuffle_key, step_key = random.split(key, 3)
-        progress = _Progress(epoch, epochs, steps_per_epoch, verbose)
-        running = _Running()
-        for i, (x, y) in enumerate(batches(tuple(train_data), batch_size, key=shuffle_key, drop_last=drop_last)):
-            params, opt_state, new_state, loss, outputs = step(params, opt_state, state, x, y,
-                                                                random.fold_in(step_key, i))
-            if epoch == 1 and i == 0:
-                _check_labels(outputs, y)
-            state = new_state if state is not None else None
-            running.add(_batch_values(loss, outputs, y, named), len(y))
-            progress.update(running.means())
-        logs = running.means()
-        if val_data is not None:
-            val = evaluate(loss_fn, params, val_data, batch_size=max(batch_size, 256), metrics=named, state=state,
-                           jit=jit)
-            logs.update({f"val_{name}": v for name, v in val.items()})
+    loop = _Loop(loss_fn, optimizer, train_data, val_data, batch_size, metrics, state is not None, callbacks,
+                 verbose, drop_last, jit, use_ema)
+    fresh = new_run(params, optimizer.init(params) if opt_state is None else opt_state, state, key)
+    run = loop.run(resume_from(resume, fresh, loop.callbacks), int(epochs))
+    history = {name: list(values) for name, values in run.history.items()}
+    if state is None:
+        return run.params, run.opt_state, history
+    return run.params, run.opt_state, history, run.model_state
+
+
+class _Loop:
+    """The pieces of one ``fit`` call that stay fixed while the run changes."""
+
+    def __init__(self, loss_fn: Callable, optimizer: GradientTransformation, train_data: tuple,
+                 val_data: tuple | None, batch_size: int, metrics: Any, with_state: bool, callbacks: Any,
+                 verbose: int, drop_last: bool, jit: bool, use_ema: bool) -> None:
+        self.loss_fn, self.call = loss_fn, _LossCall(loss_fn, with_state)
+        self.step = _Compiled(_train_step(self.call, optimizer), jit, "fit")
+        self.train_data, self.val_data = tuple(train_data), val_data
+        self.batch_size, self.drop_last, self.verbose, self.jit = batch_size, drop_last, verbose, jit
+        self.metrics = _named_metrics(metrics)
+        self.use_ema = use_ema
+        given = [cb if _is_callback(cb) else FunctionCallback(cb) for cb in (callbacks or [])]
+        self.callbacks = sorted(given, key=lambda cb: getattr(cb, "order", 0))
+        self.steps_per_epoch = _steps(self.train_data, batch_size, drop_last)
+
+    def run(self, run: TrainState, epochs: int) -> TrainState:
+        run = self.dispatch("on_train_begin", run)
+        while run.epoch < epochs and not run.stop_training:
+            run = self.epoch(run, epochs)
+        return self.dispatch("on_train_end", run)
+
+    def epoch(self, run: TrainState, epochs: int) -> TrainState:
+        """One epoch (or its rest, for a run resumed mid-epoch), its validation and its logs."""
+        next_key, shuffle_key, step_key = random.split(run.key, 3)
+        progress = Progress(run.epoch + 1, epochs, self.steps_per_epoch, self.verbose, done=run.step_in_epoch)
+        order = batches(self.train_data, self.batch_size, key=shuffle_key, drop_last=self.drop_last)
+        for i, (x, y) in itertools.islice(enumerate(order), run.step_in_epoch, None):
+            run = self.train_step(run, x, y, random.fold_in(step_key, i))
+            logs = _means(run.running)
+            progress.update(logs)
+            run = self.dispatch("on_step_end", run, logs)
+        logs = _means(run.running)
+        logs.update(self.validation(run))
+        logs.update(_injected_rate(run.opt_state))
         logs["seconds"] = progress.close(logs)
+        history = {name: list(values) for name, values in run.history.items()}
         for name, v in logs.items():
             history.setdefault(name, []).append(v)
-        if any([bool(cb.on_epoch_end(epoch, logs, params)) for cb in callbacks]):
-            break
-    for cb in callbacks:
-        replacement = cb.on_train_end(params) if hasattr(cb, "on_train_end") else None
-        params = params if replacement is None else replacement
-    return (params, opt_state, history) if state is None else (params, opt_state, history, state)
+        run = run._replace(epoch=run.epoch + 1, step_in_epoch=0, key=next_key, history=history,
+                           running=empty_running())
+        return self.dispatch("on_epoch_end", run, logs)
+
+    def train_step(self, run: TrainState, x: Any, y: Any, step_key: Any) -> TrainState:
+        params, opt_state, new_state, loss, outputs = self.step(run.params, run.opt_state, run.model_state, x, y,
+                                                                step_key)
+        if run.step == 0:
+            _check_labels(outputs, y)
+        running = _accumulate(run.running, _batch_values(loss, outputs, y, self.metrics), len(y))
+        return run._replace(params=params, opt_state=opt_state,
+                            model_state=new_state if run.model_state is not None else None,
+                            step=run.step + 1, step_in_epoch=run.step_in_epoch + 1, running=running)
+
+    def validation(self, run: TrainState) -> dict[str, float]:
+        if self.val_data is None:
+            return {}
+        params = optim.averaged_params(run.opt_state) if self.use_ema else run.params
+        val = evaluate(self.loss_fn, params, self.val_data, batch_size=max(self.batch_size, 256),
+                       metrics=self.metrics, state=run.model_state, jit=self.jit)
+        return {f"val_{name}": v for name, v in val.items()}
+
+    def dispatch(self, hook: str, run: TrainState, *logs: Any) -> TrainState:
+        """Call ``hook`` of every callback in order, each seeing the run its predecessors returned."""
+        for cb in self.callbacks:
+            method = getattr(cb, hook, None)
+            if method is None:
+                continue
+            if getattr(cb, "order", 0) >= 100:  # a checkpoint: it saves the callbacks' states too
+                run = run._replace(callbacks=self.callback_states())
+            changed = method(run, *logs)
+            run = run if changed is None else changed
+        return run
+
+    def callback_states(self) -> dict[str, Any]:
+        states = {name: cb.state_dict() for name, cb in zip(callback_names(self.callbacks), self.callbacks)
+                  if hasattr(cb, "state_dict")}
+        return {name: state for name, state in states.items() if state is not None}
+
+
+def _is_callback(cb: Any) -> bool:
+    return isinstance(cb, Callback) or any(hasattr(cb, hook) for hook in (
+        "on_train_begin", "on_step_end", "on_epoch_end", "on_train_end"))
+
+
+def _accumulate(running: dict, values: dict[str, float], n: int) -> dict:
+    """The running sums with one more batch of ``n`` samples (means are weighted by batch size)."""
+    sums = dict(running["sums"])
+    for name, v in values.items():
+        sums[name] = sums.get(name, 0.0) + float(v) * n
+    return {"count": running["count"] + n, "sums": sums}
+
+
+def _means(running: dict) -> dict[str, float]:
+    return {name: s / max(running["count"], 1) for name, s in running["sums"].items()}
+
+
+def _injected_rate(opt_state: Any) -> dict[str, float]:
+    """``{"lr": rate}`` when the optimizer's learning rate is an injected hyper-parameter."""
+    rate = optim.get_hyperparams(opt_state).get("learning_rate")
+    return {} if rate is None else {"lr": float(np.asarray(rate))}
 
 
 def evaluate(loss_fn: Callable, params: Any, data: tuple, *, batch_size: int = 256,
@@ -251,150 +325,13 @@ def evaluate(loss_fn: Callable, params: Any, data: tuple, *, batch_size: int = 2
     call = _LossCall(loss_fn, False)
     step = _Compiled(lambda p, x, y, s: call(p, x, y, {"key": None, "train": False, "state": s}), jit, "evaluate")
     named = _named_metrics(metrics)
-    running = _Running()
+    running = empty_running()
     for x, y in batches(tuple(data), batch_size):
         loss, (outputs, _) = step(params, x, y, state)
-        running.add(_batch_values(loss, outputs, y, named), len(y))
-    return running.means()
+        running = _accumulate(running, _batch_values(loss, outputs, y, named), len(y))
+    return _means(running)
 
 
 def _steps(data: tuple, batch_size: int, drop_last: bool) -> int:
     n = len(data[0])
     return n // batch_size if drop_last else math.ceil(n / max(batch_size, 1))
-
-
-class _FunctionCallback:
-    def __init__(self, fn: Callable) -> None:
-        self.on_epoch_end = fn
-
-
-# --- callbacks -----------------------------------------------------------------------------
-
-
-class EarlyStopping:
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
-
-    With ``restore_best=True`` (default) ``fit`` returns the parameters of the best epoch.
-    ``mode`` is ``"min"`` or ``"max"``; ``"auto"`` picks ``"max"`` for accuracy-like names.
-
-    >>> stop = EarlyStopping("val_loss", patience=1)
-    >>> [stop.on_epoch_end(e, {"val_loss": v}, {"w": e}) for e, v in enumerate([3.0, 2.0, 2.5, 2.4], 1)]
-    [False, False, False, True]
-    >>> stop.on_train_end({"w": 4})
-    {'w': 2}
-    """
-
-    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
-                 mode: str = "auto", restore_best: bool = True) -> None:
-        if patience < 0 or min_delta < 0:
-            raise ValueError(f"EarlyStopping: patience and min_delta must be >= 0, got {patience}, {min_delta}")
-        if mode == "auto":
-            mode = "max" if any(w in monitor for w in ("acc", "f1", "precision", "recall")) else "min"
-        if mode not in ("min", "max"):
-            raise ValueError(f"EarlyStopping: mode must be 'min', 'max' or 'auto', got {mode!r}")
-        self.monitor, self.patience, self.min_delta, self.mode = monitor, patience, min_delta, mode
-        self.restore_best = restore_best
-        self.best: float | None = None
-        self.best_params: Any = None
-        self.best_epoch = 0
-        self.wait = 0
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float], params: Any) -> bool:
-        if self.monitor not in logs:
-            raise ValueError(f"EarlyStopping: {self.monitor!r} is not among the logged values {sorted(logs)}")
-        value = logs[self.monitor]
-        sign = 1.0 if self.mode == "min" else -1.0
-        if self.best is None or sign * (self.best - value) > self.min_delta:
-            self.best, self.best_params, self.best_epoch, self.wait = value, params, epoch, 0
-            return False
-        self.wait += 1
-        return self.wait > self.patience
-
-    def on_train_end(self, params: Any) -> Any:
-        return self.best_params if self.restore_best and self.best_params is not None else None
-
-
-# --- progress output -----------------------------------------------------------------------
-
-
-def _format(logs: dict[str, float]) -> str:
-    return " ".join(f"{name}={value:.4g}" for name, value in logs.items() if name != "seconds")
-
-
-class _Progress:
-    """A per-epoch progress bar on stderr: tqdm when installed, a small built-in bar otherwise.
-
-    The bar is drawn only when stderr is a terminal; otherwise (and with ``verbose=2``) each
-    epoch prints one summary line.
-    """
-
-    def __init__(self, epoch: int, epochs: int, total: int, verbose: int) -> None:
-        self.prefix = f"Epoch {epoch}/{epochs}"
-        self.total, self.verbose, self.done = total, verbose, 0
-        self.start = self.last_draw = time.perf_counter()
-        self.live = verbose == 1 and sys.stderr.isatty()
-        self.tqdm = _tqdm_bar(self.prefix, total) if self.live else None
-
-    def update(self, logs: dict[str, float]) -> None:
-        self.done += 1
-        if not self.live:
-            return
-        if self.tqdm is not None:
-            self.tqdm.update(1)
-            self.tqdm.set_postfix_str(_format(logs), refresh=False)
-            return
-        now = time.perf_counter()
-        if now - self.last_draw >= 0.1 or self.done == self.total:
-            self.last_draw = now
-            filled = int(20 * self.done / max(self.total, 1))
-            rate = self.done / max(now - self.start, 1e-9)
-            sys.stderr.write(f"\r{self.prefix} [{'=' * filled:<20}] {self.done}/{self.total} "
-                             f"{rate:.1f} steps/s {_format(logs)}\x1b[K")
-            sys.stderr.flush()
-
-    def close(self, logs: dict[str, float]) -> float:
-        seconds = time.perf_counter() - self.start
-        if self.tqdm is not None:
-            self.tqdm.close()
-        if self.verbose:
-            rate = self.done / max(seconds, 1e-9)
-            line = f"{self.prefix} {self.done}/{self.total} {seconds:.1f}s {rate:.1f} steps/s {_format(logs)}"
-            sys.stderr.write(("\r" if self.live else "") + line + ("\x1b[K" if self.live else "") + "\n")
-            sys.stderr.flush()
-        return seconds
-
-
-def _tqdm_bar(prefix: str, total: int) -> Any:
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc=prefix, leave=False, file=sys.stderr, unit="step")
-
-
-def plot_history(history: History, path: str) -> str:
-    """Plot each logged quantity per epoch (train and validation together) into a PNG at ``path``.
-
-    Needs matplotlib (``pip install matplotlib``); without it, raises ``ImportError`` saying so.
-    """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError("plot_history needs matplotlib, which is not installed: pip install matplotlib") from None
-    names = [n for n in history if not n.startswith("val_") and n != "seconds"]
-    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3), squeeze=False)
-    for ax, name in zip(axes[0], names):
-        epochs = range(1, len(history[name]) + 1)
-        ax.plot(epochs, history[name], label="train")
-        if f"val_{name}" in history:
-            ax.plot(epochs, history[f"val_{name}"], label="validation")
-        ax.set_xlabel("epoch")
-        ax.set_title(name)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path

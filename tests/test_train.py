@@ -145,8 +145,15 @@ def test_plot_history(tmp_path, monkeypatch):
         plot_history(history, str(tmp_path / "h.png"))
     monkeypatch.undo()
     pytest.importorskip("matplotlib", reason="matplotlib is not installed")
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)  # keep the figure to look at its axes
     path = plot_history(history, str(tmp_path / "h.png"))
     assert (tmp_path / "h.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.endswith("h.png")
+    for ax in figures[0].axes:  # epochs are whole numbers: no tick at 1.5
+        ticks = [t for t in ax.get_xticks() if 1 <= t <= 2]
+        assert ticks == [1.0, 2.0]
 
 
 def test_jit_trains_exactly_as_eagerly():

@@ -33,9 +33,13 @@ class Callback:
 
     ``order``: callbacks run in increasing order (stable); checkpoints run last (order
     100), so that they save what the other callbacks decided at the same step.
+    ``writes_files``: in a data-parallel run (``fit(..., distributed=True)``) such a
+    callback runs in the main process only; the others run in every process, and see the
+    same logs there.
     """
 
     order = 0
+    writes_files = False  # True: in a data-parallel run, only the main process calls it
 
     def on_train_begin(self, run: TrainState) -> TrainState | None:
         """Before the first step (of this call of ``fit``; also when resuming)."""
@@ -251,6 +255,7 @@ class ModelCheckpoint(Callback):
     """
 
     order = 90
+    writes_files = True
 
     def __init__(self, path: str | os.PathLike[str], monitor: str = "val_loss", save_best_only: bool = False,
                  mode: str = "auto", min_delta: float = 0.0, averaged: bool = False) -> None:
@@ -283,6 +288,8 @@ class CSVLogger(Callback):
     The file is rewritten from the run's history each time (atomically), so after a resumed
     run it holds exactly the epochs of the run, never a row twice.
     """
+
+    writes_files = True
 
     def __init__(self, path: str | os.PathLike[str], separator: str = ",") -> None:
         self.path, self.separator = os.fspath(path), separator

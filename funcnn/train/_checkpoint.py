@@ -48,6 +48,7 @@ class Checkpoint(Callback):
     """
 
     order = 100  # after every other callback: the saved run holds their decisions
+    writes_files = True
 
     def __init__(self, directory: str | os.PathLike[str], every: int = 1, unit: str = "epoch",
                  keep: int | None = 3, compress: bool = False) -> None:

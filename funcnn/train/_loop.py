@@ -22,15 +22,17 @@ from typing import Any
 
 import numpy as np
 
+import funcnn.numpy as fnp
 from funcnn import jit as compile_with_jit
-from funcnn import optim, random
+from funcnn import optim, random, tree_util
 from funcnn import value_and_grad
 from funcnn.data import batches
-from funcnn.extend import ConcretizationError, concrete
+from funcnn.extend import ConcretizationError, concrete, dtype_of
 from funcnn.optim import GradientTransformation, apply_updates
 
 from ._callbacks import Callback, FunctionCallback
 from ._checkpoint import resume_from
+from ._processes import OneProcess, Processes
 from ._progress import Progress
 from ._state import TrainState, callback_names, empty_running, new_run
 
@@ -119,8 +121,10 @@ def _train_step(call: _LossCall, optimizer: GradientTransformation) -> Callable:
     """One training step as one function: loss, gradients, update, new parameters."""
     grad_fn = value_and_grad(lambda p, x, y, extras: call(p, x, y, extras), has_aux=True)
 
-    def train_step(params: Any, opt_state: Any, state: Any, x: Any, y: Any, key: Any) -> tuple:
+    def train_step(params: Any, opt_state: Any, state: Any, x: Any, y: Any, key: Any, weight: Any) -> tuple:
         (loss, (outputs, new_state)), grads = grad_fn(params, x, y, {"key": key, "train": True, "state": state})
+        if weight is not None:  # this process's share of a global batch (data-parallel training)
+            grads = tree_util.tree_map(lambda g: g * fnp.astype(weight, dtype_of(g)), grads)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return apply_updates(params, updates), opt_state, new_state, loss, outputs
     return train_step
@@ -133,7 +137,8 @@ def fit(loss_fn: Callable, params: Any, optimizer: GradientTransformation, train
         batch_size: int, key: Any, val_data: tuple | None = None,
         metrics: Sequence[Metric] | Mapping[str, Metric] = (), state: Any = None,
         callbacks: Iterable[Any] | None = None, verbose: int = 1, opt_state: Any = None,
-        drop_last: bool = False, jit: bool = True, resume: Any = None, use_ema: bool = False) -> tuple:
+        drop_last: bool = False, jit: bool = True, resume: Any = None, use_ema: bool = False,
+        distributed: bool = False) -> tuple:
     """Train ``params`` on ``train_data = (x, y)`` for ``epochs`` passes of mini-batches.
 
     Parameters
@@ -176,6 +181,14 @@ def fit(loss_fn: Callable, params: Any, optimizer: GradientTransformation, train
     use_ema : bool, default False
         Evaluate ``val_data`` with the averaged parameters of an ``optim.ema_params`` in the
         optimizer chain (``optim.averaged_params(opt_state)`` returns them after training).
+    distributed : bool, default False
+        Train data-parallel in all the processes of an MPI job (``mpiexec -n 4 python
+        train.py``; needs ``funcnn[mpi]``): every process runs this same call, rank 0's
+        ``params`` are broadcast, each step each process takes its part of a global batch of
+        ``batch_size * world_size`` samples and gradients are averaged
+        (``funcnn.distributed.data_parallel``); logs are over all processes; only rank 0
+        prints and runs callbacks that write files; a stop by any process stops all; an
+        error in one process ends the job. See ``docs/distributed.md``.
 
     Returns
     -------
@@ -196,10 +209,27 @@ def fit(loss_fn: Callable, params: Any, optimizer: GradientTransformation, train
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
+    if not distributed:
+        return _fit(loss_fn, params, optimizer, train_data, OneProcess(), epochs=int(epochs), batch_size=batch_size,
+                    key=key, val_data=val_data, metrics=metrics, state=state, callbacks=callbacks, verbose=verbose,
+                    opt_state=opt_state, drop_last=drop_last, jit=jit, resume=resume, use_ema=use_ema)
+    from funcnn import distributed as dist
+
+    procs = Processes()
+    with dist.abort_on_error():
+        return _fit(loss_fn, dist.broadcast(params), dist.data_parallel(optimizer), train_data, procs,
+                    epochs=int(epochs), batch_size=batch_size, key=dist.broadcast(key), val_data=val_data,
+                    metrics=metrics, state=state, callbacks=callbacks, verbose=verbose if procs.main else 0,
+                    opt_state=opt_state, drop_last=drop_last, jit=jit, resume=resume, use_ema=use_ema)
+
+
+def _fit(loss_fn: Callable, params: Any, optimizer: GradientTransformation, train_data: tuple, procs: OneProcess, *,
+         epochs: int, batch_size: int, key: Any, val_data: tuple | None, metrics: Any, state: Any, callbacks: Any,
+         verbose: int, opt_state: Any, drop_last: bool, jit: bool, resume: Any, use_ema: bool) -> tuple:
     loop = _Loop(loss_fn, optimizer, train_data, val_data, batch_size, metrics, state is not None, callbacks,
-                 verbose, drop_last, jit, use_ema)
+                 verbose, drop_last, jit, use_ema, procs)
     fresh = new_run(params, optimizer.init(params) if opt_state is None else opt_state, state, key)
-    run = loop.run(resume_from(resume, fresh, loop.callbacks), int(epochs))
+    run = loop.run(resume_from(resume, fresh, loop.callbacks), epochs)
     history = {name: list(values) for name, values in run.history.items()}
     if state is None:
         return run.params, run.opt_state, history
@@ -211,7 +241,8 @@ class _Loop:
 
     def __init__(self, loss_fn: Callable, optimizer: GradientTransformation, train_data: tuple,
                  val_data: tuple | None, batch_size: int, metrics: Any, with_state: bool, callbacks: Any,
-                 verbose: int, drop_last: bool, jit: bool, use_ema: bool) -> None:
+                 verbose: int, drop_last: bool, jit: bool, use_ema: bool, procs: OneProcess) -> None:
+        self.procs = procs
         self.loss_fn, self.call = loss_fn, _LossCall(loss_fn, with_state)
         self.step = _Compiled(_train_step(self.call, optimizer), jit, "fit")
         self.train_data, self.val_data = tuple(train_data), val_data
@@ -220,7 +251,9 @@ class _Loop:
         self.use_ema = use_ema
         given = [cb if _is_callback(cb) else FunctionCallback(cb) for cb in (callbacks or [])]
         self.callbacks = sorted(given, key=lambda cb: getattr(cb, "order", 0))
-        self.steps_per_epoch = _steps(self.train_data, batch_size, drop_last)
+        # callbacks that write files run in one process only
+        self.active = [cb for cb in self.callbacks if procs.main or not getattr(cb, "writes_files", False)]
+        self.steps_per_epoch = _steps(self.train_data, batch_size * procs.size, drop_last)
 
     def run(self, run: TrainState, epochs: int) -> TrainState:
         run = self.dispatch("on_train_begin", run)
@@ -232,12 +265,13 @@ class _Loop:
         """One epoch (or its rest, for a run resumed mid-epoch), its validation and its logs."""
         next_key, shuffle_key, step_key = random.split(run.key, 3)
         progress = Progress(run.epoch + 1, epochs, self.steps_per_epoch, self.verbose, done=run.step_in_epoch)
-        order = batches(self.train_data, self.batch_size, key=shuffle_key, drop_last=self.drop_last)
-        for i, (x, y) in itertools.islice(enumerate(order), run.step_in_epoch, None):
-            run = self.train_step(run, x, y, random.fold_in(step_key, i))
+        order = self.procs.batches(self.train_data, self.batch_size, shuffle_key, self.drop_last)
+        for i, (x, y, weight) in itertools.islice(enumerate(order), run.step_in_epoch, None):
+            run = self.train_step(run, x, y, self.procs.step_key(random.fold_in(step_key, i)), weight)
             logs = _means(run.running)
             progress.update(logs)
             run = self.dispatch("on_step_end", run, logs)
+        run = run._replace(model_state=self.procs.average_state(run.model_state))
         logs = _means(run.running)
         logs.update(self.validation(run))
         logs.update(_injected_rate(run.opt_state))
@@ -247,14 +281,15 @@ class _Loop:
             history.setdefault(name, []).append(v)
         run = run._replace(epoch=run.epoch + 1, step_in_epoch=0, key=next_key, history=history,
                            running=empty_running())
-        return self.dispatch("on_epoch_end", run, logs)
+        run = self.dispatch("on_epoch_end", run, logs)
+        return run._replace(stop_training=self.procs.agree(run.stop_training))
 
-    def train_step(self, run: TrainState, x: Any, y: Any, step_key: Any) -> TrainState:
+    def train_step(self, run: TrainState, x: Any, y: Any, step_key: Any, weight: Any) -> TrainState:
         params, opt_state, new_state, loss, outputs = self.step(run.params, run.opt_state, run.model_state, x, y,
-                                                                step_key)
+                                                                step_key, weight)
         if run.step == 0:
             _check_labels(outputs, y)
-        running = _accumulate(run.running, _batch_values(loss, outputs, y, self.metrics), len(y))
+        running = _accumulate(run.running, *self.procs.total(_batch_values(loss, outputs, y, self.metrics), len(y)))
         return run._replace(params=params, opt_state=opt_state,
                             model_state=new_state if run.model_state is not None else None,
                             step=run.step + 1, step_in_epoch=run.step_in_epoch + 1, running=running)
@@ -263,13 +298,14 @@ class _Loop:
         if self.val_data is None:
             return {}
         params = optim.averaged_params(run.opt_state) if self.use_ema else run.params
-        val = evaluate(self.loss_fn, params, self.val_data, batch_size=max(self.batch_size, 256),
-                       metrics=self.metrics, state=run.model_state, jit=self.jit)
+        val = self.procs.evaluate(
+            lambda data: evaluate(self.loss_fn, params, data, batch_size=max(self.batch_size, 256),
+                                  metrics=self.metrics, state=run.model_state, jit=self.jit), tuple(self.val_data))
         return {f"val_{name}": v for name, v in val.items()}
 
     def dispatch(self, hook: str, run: TrainState, *logs: Any) -> TrainState:
         """Call ``hook`` of every callback in order, each seeing the run its predecessors returned."""
-        for cb in self.callbacks:
+        for cb in self.active:
             method = getattr(cb, hook, None)
             if method is None:
                 continue
@@ -290,11 +326,11 @@ def _is_callback(cb: Any) -> bool:
         "on_train_begin", "on_step_end", "on_epoch_end", "on_train_end"))
 
 
-def _accumulate(running: dict, values: dict[str, float], n: int) -> dict:
-    """The running sums with one more batch of ``n`` samples (means are weighted by batch size)."""
+def _accumulate(running: dict, batch_sums: dict[str, float], n: int) -> dict:
+    """The running sums with one more batch of ``n`` samples, whose sample-weighted sums are ``batch_sums``."""
     sums = dict(running["sums"])
-    for name, v in values.items():
-        sums[name] = sums.get(name, 0.0) + float(v) * n
+    for name, v in batch_sums.items():
+        sums[name] = sums.get(name, 0.0) + float(v)
     return {"count": running["count"] + n, "sums": sums}
 
 
@@ -328,7 +364,7 @@ def evaluate(loss_fn: Callable, params: Any, data: tuple, *, batch_size: int = 2
     running = empty_running()
     for x, y in batches(tuple(data), batch_size):
         loss, (outputs, _) = step(params, x, y, state)
-        running = _accumulate(running, _batch_values(loss, outputs, y, named), len(y))
+        running = _accumulate(running, *OneProcess().total(_batch_values(loss, outputs, y, named), len(y)))
     return _means(running)
 
 

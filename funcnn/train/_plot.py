@@ -20,7 +20,8 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str) -> str:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("plot_history needs matplotlib, which is not installed: pip install matplotlib (or funcnn[plot])") from None
+        raise ImportError("plot_history needs matplotlib, which is not installed: "
+                          "pip install matplotlib (or funcnn[plot])") from None
     names = [n for n in history if not n.startswith("val_") and n != "seconds"]
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3), squeeze=False)
     for ax, name in zip(axes[0], names):

@@ -12,7 +12,7 @@ import pytest
 import funcnn.numpy as fnp
 from funcnn import io
 from funcnn.distributed._data_parallel import _part
-from funcnn.distributed._packing import buckets, through_buckets
+from funcnn.distributed._packing import buckets
 
 PROGRAMS = pathlib.Path(__file__).resolve().parent / "mpi" / "programs.py"
 
@@ -25,22 +25,6 @@ def test_buckets_pack_small_leaves_by_dtype_and_leave_large_ones_alone():
     assert buckets(leaves, 64) == [[0, 2], [1], [3], [4]]  # 12 + 20 bytes fit; 80 more would not
     assert buckets(leaves, 10_000) == [[0, 2, 4], [1, 3]]
     assert buckets([], 64) == []
-
-
-def test_through_buckets_gives_back_every_leaf_in_its_shape():
-    rng = np.random.default_rng(0)
-    leaves = [rng.standard_normal(s).astype(d) for s, d in [((2, 3), np.float32), ((), np.float64), ((4,), np.float32),
-                                                             ((0, 2), np.float32), ((50, 50), np.float32)]]
-    calls = []
-
-    def double(buffer):
-        calls.append(np.shape(buffer))
-        return buffer * 2
-
-    out = through_buckets(leaves, double, bucket_bytes=4096)
-    assert calls == [(10,), (), (50, 50)]  # float32 leaves packed (6 + 4 + 0), the float64 alone, the big one alone
-    for a, b in zip(leaves, out):
-        assert b.shape == a.shape and b.dtype == a.dtype and np.array_equal(b, a * 2)
 
 
 def test_parts_are_disjoint_cover_and_differ_by_at_most_one():

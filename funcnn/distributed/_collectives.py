@@ -1,7 +1,7 @@
 """Collectives over pytrees: which process am I, and all-reduce, broadcast, all-gather.
 
 ``all_reduce_sum`` and ``all_reduce_mean`` are made of one primitive, ``all_reduce``,
-applied to packed buckets of leaves (see ``_packing``), so they work on concrete arrays
+applied to buckets of leaves (see ``_packing``), so they work on concrete arrays
 and inside ``grad``, ``jit`` and ``vmap`` alike: a jitted training step replays the
 collective every step. Its derivative rules are those of a sum over processes (the
 transpose of an all-reduce is an all-reduce). ``broadcast`` and ``all_gather`` move
@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 
 from funcnn import tree_util
-from funcnn.extend import Primitive, Tracer, def_abstract_eval, def_batch, def_jvp, def_vjp, dtype_of, same_as_first
+from funcnn.extend import (
+    Primitive, Tracer, def_abstract_eval, def_batch, def_jvp_joint, def_vjp_rule, dtype_of, zeros_like,
+)
 
 from ._mpi import by_id, comm_id, communicator, mpi
-from ._packing import DEFAULT_BUCKET_BYTES, through_buckets
+from ._packing import DEFAULT_BUCKET_BYTES, buckets
 
 __all__ = ["all_gather", "all_reduce_mean", "all_reduce_sum", "barrier", "broadcast", "is_main", "rank",
            "world_size"]
@@ -80,27 +82,59 @@ def barrier(comm: Any = None) -> None:
 # --- all-reduce: one primitive --------------------------------------------------------------
 
 
-def _all_reduce_impl(x: Any, *, op: str, comm: int) -> np.ndarray:
-    c, x = by_id(comm), np.asarray(x, order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
-    wire = x.astype(_WIRE.get(x.dtype, x.dtype), copy=False)
-    size = c.Get_size()
-    if op == "mean":  # divide on the way in (exact for 2, 4, ... processes), then sum in place
-        out = np.divide(wire, size, dtype=wire.dtype)
-        if size > 1:
-            c.Allreduce(mpi().IN_PLACE, out, op=mpi().SUM)
-    elif size == 1:
-        out = wire.copy()
-    else:
-        out = np.empty_like(wire)
-        c.Allreduce(wire, out, op=mpi().MAX if op == "max" else mpi().SUM)
-    return out.astype(x.dtype, copy=False)
+def _all_reduce_impl(*leaves: Any, op: str, comm: int) -> tuple[np.ndarray, ...]:
+    """One collective for a bucket of leaves: each leaf is written (divided by the number of
+    processes, for a mean) into its slot of one buffer, the buffer is reduced in place, and
+    the results are views of it. A single leaf summed needs no buffer."""
+    c, size = by_id(comm), by_id(comm).Get_size()
+    arrays = [np.asarray(x) for x in leaves]
+    wire = _WIRE.get(arrays[0].dtype, arrays[0].dtype)
+    reduce_op = mpi().MAX if op == "max" else mpi().SUM
+    if len(arrays) == 1 and op != "mean" and wire == arrays[0].dtype and size > 1:
+        out = np.empty_like(arrays[0], order="C")
+        c.Allreduce(np.asarray(arrays[0], order="C"), out, op=reduce_op)
+        return (out,)
+    ends = np.cumsum([a.size for a in arrays])
+    buffer = np.empty(int(ends[-1]) if arrays else 0, wire)
+    for a, stop in zip(arrays, ends):
+        slot = buffer[stop - a.size:stop].reshape(a.shape)
+        if op == "mean":  # divide on the way in (exact for 2, 4, ... processes), then sum
+            np.divide(a, size, out=slot)
+        else:
+            slot[...] = a
+    if size > 1:
+        c.Allreduce(mpi().IN_PLACE, buffer, op=reduce_op)
+    return tuple(buffer[stop - a.size:stop].reshape(a.shape).astype(a.dtype, copy=False)
+                 for a, stop in zip(arrays, ends))
 
 
-all_reduce_p = Primitive("all_reduce", _all_reduce_impl)
-def_abstract_eval(all_reduce_p, same_as_first)
-def_jvp(all_reduce_p, lambda t, ans, x, **params: all_reduce_p.bind(t, **params))
-def_vjp(all_reduce_p, lambda ans, x, **params: lambda g: all_reduce_p.bind(g, **params))
-def_batch(all_reduce_p, lambda size, args, dims, **params: (all_reduce_p.bind(args[0], **params), dims[0]))
+all_reduce_p = Primitive("all_reduce", _all_reduce_impl, multiple_results=True)
+def_abstract_eval(all_reduce_p, lambda *avals, **params: tuple(avals))
+
+
+def _filled(values: Any, like: Any) -> list[Any]:
+    """``values`` with each missing (None) entry replaced by zeros shaped as in ``like``."""
+    return [zeros_like(x) if v is None else v for v, x in zip(values, like)]
+
+
+def _all_reduce_jvp(tangents: Any, ans: Any, *leaves: Any, **params: Any) -> tuple:
+    return tuple(all_reduce_p.bind(*_filled(tangents, leaves), **params))
+
+
+def _all_reduce_vjp(wanted: Any, *leaves: Any, **params: Any) -> tuple:
+    # each process's output is the sum (or mean) of every process's input: the transpose sums the cotangents
+    def pullback(g: Any) -> list:
+        return list(all_reduce_p.bind(*_filled(g, leaves), **params))
+    return all_reduce_p.bind(*leaves, **params), pullback
+
+
+def _all_reduce_batch(size: int, args: Any, dims: tuple, **params: Any) -> tuple:
+    return all_reduce_p.bind(*args, **params), tuple(dims)  # elementwise in every leaf: batch axes stay
+
+
+def_jvp_joint(all_reduce_p, _all_reduce_jvp)
+def_vjp_rule(all_reduce_p, _all_reduce_vjp)
+def_batch(all_reduce_p, _all_reduce_batch)
 
 
 def _all_reduce(tree: Any, op: str, comm: Any, bucket_bytes: int) -> Any:
@@ -112,7 +146,10 @@ def _all_reduce(tree: Any, op: str, comm: Any, bucket_bytes: int) -> Any:
                                 f"{np.dtype(dtype_of(leaf))}; a mean needs floating-point leaves "
                                 "(use all_reduce_sum for counts)")
     cid = comm_id(comm)
-    reduced = through_buckets(leaves, lambda buffer: all_reduce_p.bind(buffer, op=op, comm=cid), bucket_bytes)
+    reduced: list[Any] = [None] * len(leaves)
+    for bucket in buckets(leaves, bucket_bytes):
+        for i, out in zip(bucket, all_reduce_p.bind(*(leaves[i] for i in bucket), op=op, comm=cid)):
+            reduced[i] = out
     return tree_util.tree_unflatten(treedef, reduced)
 
 
@@ -151,18 +188,18 @@ def broadcast(tree: Any, root: int = 0, comm: Any = None) -> Any:
     """Rank ``root``'s tree on every process (e.g. the initial parameters, so all start equal).
 
     Every process must pass a tree of the same structure, shapes and dtypes (its values
-    are replaced); the result holds new arrays.
+    are replaced); the result holds new arrays. Moves one buffer of bytes.
     """
     c = communicator(comm)
     leaves, treedef = _concrete_leaves(tree, "broadcast")
-
-    def move(buffer: np.ndarray) -> np.ndarray:
-        out = np.array(buffer, copy=True, order="C")
-        if c.Get_size() > 1:
-            c.Bcast(out.reshape(-1).view(np.uint8), root=root)  # as bytes: any dtype, float16 too
-        return out
-
-    return tree_util.tree_unflatten(treedef, through_buckets(leaves, move))
+    ends = np.cumsum([a.nbytes for a in leaves], dtype=np.int64)
+    buffer = np.empty(int(ends[-1]) if leaves else 0, np.uint8)
+    for a, stop in zip(leaves, ends):
+        buffer[stop - a.nbytes:stop] = np.asarray(a, order="C").reshape(-1).view(np.uint8)
+    if c.Get_size() > 1:
+        c.Bcast(buffer, root=root)  # as bytes: any dtype, float16 too
+    out = [buffer[stop - a.nbytes:stop].view(a.dtype).reshape(a.shape) for a, stop in zip(leaves, ends)]
+    return tree_util.tree_unflatten(treedef, out)
 
 
 def all_gather(tree: Any, comm: Any = None) -> Any:

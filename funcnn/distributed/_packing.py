@@ -1,18 +1,16 @@
-"""Packing a pytree's leaves into few contiguous buffers, so that one collective moves many
-leaves: small leaves of one dtype share a bucket (concatenated, then split back into views);
-a leaf as large as a bucket travels alone, without a copy. Written with ``funcnn.numpy`` so
-it traces like any other code (it runs inside a jitted training step)."""
+"""Which leaves of a pytree travel together: small leaves of one dtype share a bucket, so that
+one collective moves many of them (the ``all_reduce`` primitive writes a bucket's leaves into
+one buffer and gives back views of it); a leaf as large as a bucket travels alone."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-import funcnn.numpy as fnp
 from funcnn.extend import dtype_of, shape_of
 
-__all__ = ["DEFAULT_BUCKET_BYTES", "buckets", "through_buckets"]
+__all__ = ["DEFAULT_BUCKET_BYTES", "buckets"]
 
 DEFAULT_BUCKET_BYTES = 4 * 2**20
 """Leaves smaller than this are packed together, up to this many bytes a bucket; larger ones
@@ -45,19 +43,3 @@ def buckets(leaves: Sequence[Any], bucket_bytes: int = DEFAULT_BUCKET_BYTES) -> 
         members.append(i)
         open_bucket[dtype] = (members, used + size)
     return out
-
-
-def through_buckets(leaves: Sequence[Any], reduce: Callable[[Any], Any],
-                    bucket_bytes: int = DEFAULT_BUCKET_BYTES) -> list[Any]:
-    """``reduce`` applied to each bucket's packed 1-D buffer, the results split back into
-    leaves of the original shapes (in order)."""
-    results: list[Any] = [None] * len(leaves)
-    for bucket in buckets(leaves, bucket_bytes):
-        if len(bucket) == 1:
-            results[bucket[0]] = reduce(leaves[bucket[0]])
-            continue
-        flat = reduce(fnp.concatenate([fnp.ravel(leaves[i]) for i in bucket]))
-        ends = np.cumsum([int(np.prod(shape_of(leaves[i]), dtype=np.int64)) for i in bucket])
-        for i, part in zip(bucket, fnp.split(flat, [int(e) for e in ends[:-1]])):
-            results[i] = fnp.reshape(part, shape_of(leaves[i]))
-    return results

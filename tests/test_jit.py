@@ -288,3 +288,16 @@ def test_closed_over_arrays_are_captured_when_traced():
     np.testing.assert_array_equal(jitted(np.ones(2)), [3.0, 6.0])
     table[:] = 10.0  # a later change does not reach the compiled function at all, not even half of it
     np.testing.assert_array_equal(jitted(np.ones(2)), [3.0, 6.0])
+
+
+def test_a_transposed_constant_keeps_its_layout_so_jit_matches_eager_bit_for_bit():
+    # regression: constants were copied in C order, so x.T reached BLAS through another kernel
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 3)).astype(np.float32)
+    y = rng.standard_normal(16).astype(np.float32)
+    w = np.array([0.1, -0.1, 0.1], np.float32)
+    g = fn.grad(lambda w: fnp.mean((x @ w - y) ** 2))
+    np.testing.assert_array_equal(fn.jit(g)(w), g(w))
+    xt = x.T
+    f = lambda m: xt @ fnp.reshape(m, (16, 1))  # noqa: E731
+    np.testing.assert_array_equal(fn.jit(f)(y), f(y))

@@ -378,7 +378,7 @@ def _snapshot(value: Any) -> Any:
     """A closed-over array as it is when traced (as in JAX): constant folding computes with
     these values, so later changes to the caller's array must not half-reach the plan."""
     if isinstance(value, np.ndarray) and value.flags.writeable:
-        value = value.copy()
+        value = value.copy(order="K")  # keep the layout: a transposed view stays F-ordered, as BLAS saw it eagerly
         value.flags.writeable = False
     return value
 

@@ -10,10 +10,25 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 BLOCK = re.compile(r"^```python\n(.*?)^```\n(?:\s*^```output\n(.*?)^```)?", re.S | re.M)
+# Pages that train on the real MNIST: data.mnist() would download it, so skip them (as
+# tests/test_examples.py skips its MNIST examples) when it is neither in $FUNCNN_DATA/mnist/ nor cached.
+NEEDS_MNIST = {"docs/learn/08-training-mnist.md"}
+
+
+def skip_without_mnist():
+    from funcnn import data
+
+    try:
+        data.mnist(download=False)
+    except FileNotFoundError as err:
+        pytest.skip(f"MNIST not found, set FUNCNN_DATA to a folder with mnist/ holding the original .gz files "
+                    f"({str(err).splitlines()[0]})")
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_page_code_runs(page, tmp_path, monkeypatch):
+    if page.relative_to(ROOT).as_posix() in NEEDS_MNIST:
+        skip_without_mnist()
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": f"docs_{page.stem}"}
     for i, (code, expected) in enumerate(BLOCK.findall(page.read_text())):

@@ -12,6 +12,9 @@ implementation; each transform learns about it from a rule you register:
 * ``def_jvp(prim, *rules)``: forward mode, ``rule(t, ans, *args, **params)`` per operand.
 * ``def_elementwise(prim, *partials)``: both derivative rules of an elementwise op from
   one ``partial(g, ans, *args)`` per operand ("``g`` times the partial derivative").
+* ``def_step_sum(prim, rule)``: for a product (``matmul``, ``einsum``), how to sum it over
+  a loop's steps in one call, so a loop's reverse mode forms a weight's gradient after the
+  loop in one product instead of one per step.
 * ``def_batch(prim, rule)``: ``vmap``, ``rule(axis_size, args, dims, **params) -> (out,
   out_dim)``; ``elementwise_batch_rule(prim)`` and the other ``*_batch_rule`` helpers build
   the common ones.
@@ -52,20 +55,22 @@ from funcnn._src.batching import (
 )
 from funcnn._src.graph import Graph
 from funcnn._src.subgraphs import (
-    closed_graph, derived, jvp_graph, linearized_graphs, run_graph, trace_graph, vjp_graph,
+    closed_graph, derived, jvp_graph, linearized_graphs, run_graph, select_outputs, trace_graph, vjp_graph,
 )
 from funcnn._src.ops import (
     add_any, broadcast_to, concatenate, convert_element_type, moveaxis, reshape, split, stop_gradient, sum_to_shape,
     transpose, zeros_like,
 )
 from funcnn._src.reverse import def_vjp, def_vjp_argnum, def_vjp_rule, vjp_rules
+from funcnn._src.step_sums import Stacked, StepSums, def_step_sum, defer_step_sums, steps_moved
 
 __all__ = [
     "ConcretizationError", "Graph", "Primitive", "ShapeDtype", "Tracer", "add_any", "axes_batch_rule",
     "batch_flat", "batch_graph", "def_batch", "elementwise_batch_rule", "front_or_none", "has_batch_rule",
     "leading_batch_rule", "loop_batch_rule", "move_axis", "to_front", "unary_batch_rule", "unstack", "broadcast_to",
     "broadcasting_rule", "closed_graph", "concatenate", "concrete", "derived", "jvp_graph", "run_graph",
-    "trace_graph", "vjp_graph", "linearized_graphs",
+    "trace_graph", "vjp_graph", "linearized_graphs", "Stacked", "StepSums", "def_step_sum", "defer_step_sums",
+    "steps_moved", "select_outputs",
     "convert_element_type", "def_abstract_eval", "def_elementwise", "def_jvp",
     "def_jvp_joint", "def_vjp", "def_vjp_argnum", "def_vjp_rule", "dtype_of", "has_abstract_eval", "has_jvp",
     "is_differentiable", "ndim_of", "primitives", "probe_dtype", "reshape", "same_as_first", "shape_of", "split",

@@ -37,17 +37,21 @@ class Primitive:
     ``broadcasts`` marks elementwise primitives whose operands broadcast against each other.
     ``fresh`` promises that ``impl`` returns a new C-ordered array viewing none of its
     operands (as ``np.matmul`` does): ``jit`` may then reuse the result's buffer.
+    ``takes_out`` promises that ``impl`` also accepts ``out=``, a C-ordered array of the
+    result's shape and dtype overlapping no operand, and writes the same result there (as
+    ufuncs do): a loop then writes a step's output straight into its stacked result.
     """
 
-    __slots__ = ("name", "impl", "multiple_results", "broadcasts", "fresh", "module", "__weakref__")
+    __slots__ = ("name", "impl", "multiple_results", "broadcasts", "fresh", "takes_out", "module", "__weakref__")
 
     def __init__(self, name: str, impl: Callable[..., Any], *, multiple_results: bool = False,
-                 broadcasts: bool = False, fresh: bool = False) -> None:
+                 broadcasts: bool = False, fresh: bool = False, takes_out: bool = False) -> None:
         self.name = name
         self.impl = impl
         self.multiple_results = multiple_results
         self.broadcasts = broadcasts
         self.fresh = fresh
+        self.takes_out = takes_out
         self.module = sys._getframe(1).f_globals.get("__name__", "")  # the op family that defines it
         PRIMITIVES.append(self)
 

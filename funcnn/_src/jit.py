@@ -53,10 +53,12 @@ class Plan:
     out array may add in another order, and the result must stay bit for bit the eager one.
     """
 
-    def __init__(self, graph: Graph, donated: Sequence[int] = (), c_inputs: Sequence[int] = ()) -> None:
+    def __init__(self, graph: Graph, donated: Sequence[int] = (), c_inputs: Sequence[int] = (),
+                 into: Sequence[int] = ()) -> None:
         self.graph = graph
         self.n_inputs = len(graph.in_vars)
         self.donated = tuple(donated)
+        self.into = tuple(into)
         self.names: dict[Any, str] = {v: f"v{i}" for i, v in enumerate(graph.in_vars)}
         self.bound: dict[str, Any] = {}  # the generated function's default arguments: constants and impls
         for value, var in zip(graph.const_values, graph.const_vars):
@@ -65,14 +67,17 @@ class Plan:
         c_order = _c_ordered(graph, [graph.in_vars[i] for i in set(self.donated) | set(c_inputs)])
         owned = _owned_buffers(graph, [graph.in_vars[i] for i in self.donated]) & c_order
         dead = _last_uses(graph, [graph.in_vars[i] for i in self.donated])
+        written = _written_into(graph, self.into)
         self.reused = 0
         made = 0
         for k, eq in enumerate(graph.equations):
             args = [self._operand(x) for x in eq.inputs]
             args += [f"{name}={self._param(value)}" for name, value in eq.params.items()]
-            into = _reusable(eq, owned, dead[k], c_order)
-            if into is not None:
-                args.append(f"out={self.names[into]}")  # the result then holds that buffer
+            reuse = None if eq.outputs[0] in written else _reusable(eq, owned, dead[k], c_order)
+            if eq.outputs[0] in written:
+                args.append(f"out={written[eq.outputs[0]]}")  # straight into the caller's array
+            elif reuse is not None:
+                args.append(f"out={self.names[reuse]}")  # the result then holds that buffer
                 self.reused += 1
             outs = [f"t{made + j}" for j in range(len(eq.outputs))]
             made += len(outs)
@@ -83,8 +88,10 @@ class Plan:
             if dead[k]:
                 lines.append(f"    del {', '.join(self.names[v] for v in dead[k])}")
         self.outputs = [self._operand(x) for x in graph.outputs]
+        lines += [f"    o{i}[...] = {self.outputs[i]}" for i in self.into if graph.outputs[i] not in written]
         self.copies = {i for i, name in enumerate(self.outputs) if isinstance(self.bound.get(name), np.ndarray)}
-        header = ", ".join([f"v{i}" for i in range(self.n_inputs)] + [f"{n}={n}" for n in self.bound])
+        header = ", ".join([f"v{i}" for i in range(self.n_inputs)] + [f"o{i}" for i in self.into] +
+                           [f"{n}={n}" for n in self.bound])
         body = lines + [f"    return [{', '.join(self.outputs)}]"]
         self.source = f"def replay({header}):\n" + "\n".join(body) + "\n"
         namespace: dict[str, Any] = dict(self.bound)
@@ -118,12 +125,13 @@ class Plan:
             self.bound[name] = prim.impl
         return self.names[key]
 
-    def run(self, flat_args: Sequence[Any]) -> list[Any]:
-        """Replay on plain values; an error is reproduced through ``bind`` to name its primitive."""
+    def run(self, flat_args: Sequence[Any], into: Sequence[Any] = ()) -> list[Any]:
+        """Replay on plain values; an error is reproduced through ``bind`` to name its primitive.
+        ``into``: for a plan made with ``into``, the arrays those outputs are written into."""
         if self.donated:
             flat_args = _writable_donations(list(flat_args), self.donated)
         try:
-            out = self.replay(*flat_args)
+            out = self.replay(*flat_args, *into)
         except (ValueError, IndexError, TypeError):
             self.graph.eval_flat(flat_args)
             raise
@@ -133,6 +141,21 @@ class Plan:
 
     def __str__(self) -> str:
         return self.source
+
+
+def _written_into(graph: Graph, into: Sequence[int]) -> dict[Var, str]:
+    """The outputs at ``into`` that their equation can write straight into the caller's array
+    ``o<index>`` (a ufunc, or a primitive that ``takes_out``); the others are copied there. An
+    output listed twice is copied, so that no other output shares the caller's array."""
+    written: dict[Var, str] = {}
+    for i in into:
+        x = graph.outputs[i]
+        if type(x) is Var and graph.outputs.count(x) == 1 and x not in graph.in_vars:
+            eq = next((eq for eq in graph.equations if x in eq.outputs), None)
+            if eq is not None and len(eq.outputs) == 1 and (eq.prim.takes_out or (
+                    isinstance(eq.prim.impl, np.ufunc) and eq.prim.impl.nout == 1 and not eq.params)):
+                written[x] = f"o{i}"
+    return written
 
 
 def _writable_donations(flat: list, donated: Sequence[int]) -> list:

@@ -43,9 +43,22 @@ convert_element_type_p = Primitive("convert_element_type", lambda x, dtype: np.a
 stop_gradient_p = Primitive("stop_gradient", lambda x: x)
 reshape_p = Primitive("reshape", lambda x, shape: np.reshape(x, shape))
 transpose_p = Primitive("transpose", lambda x, axes: np.transpose(x, axes))
-concatenate_p = Primitive("concatenate", lambda *arrays, axis: np.concatenate(arrays, axis=axis))
-split_p = Primitive("split", lambda x, sizes, axis: tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis)),
-                    multiple_results=True)
+concatenate_p = Primitive("concatenate", lambda *arrays, axis, out=None: np.concatenate(arrays, axis=axis, out=out),
+                          takes_out=True)
+
+
+def _split_impl(x: Any, sizes: tuple, axis: int) -> tuple:
+    """Views of consecutive pieces of ``x``: basic slices (``np.split`` costs several times more)."""
+    x = np.asarray(x)
+    lead = (slice(None),) * (axis % x.ndim)
+    pieces, start = [], 0
+    for n in sizes:
+        pieces.append(x[lead + (slice(start, start + n),)])
+        start += n
+    return tuple(pieces)
+
+
+split_p = Primitive("split", _split_impl, multiple_results=True)
 
 
 def add_any(x: Any, y: Any) -> Any:
@@ -205,6 +218,13 @@ def_jvp_joint(split_p, lambda tangents, ans, x, sizes, axis: split(tangents[0], 
 # --- batching rules (vmap) ---------------------------------------------------------------------
 
 
+def _batch_add_any(size: int, args: Any, dims: tuple) -> tuple[Any, int]:
+    # both operands batched in front: add_any adds values of one shape (an unbatched one, a
+    # carry's cotangent every example starts from, is broadcast to the batch)
+    x, y = (batching.to_front(a, d, size) for a, d in zip(args, dims))
+    return add_any(x, y), 0
+
+
 def _batch_sum_to_shape(size: int, args: Any, dims: tuple, shape: tuple) -> tuple[Any, int]:
     x = batching.to_front(args[0], dims[0], size)
     lead = len(shape_of(x)) - 1 - len(shape)
@@ -238,7 +258,7 @@ def _batch_split(size: int, args: Any, dims: tuple, sizes: tuple, axis: int) -> 
 
 from funcnn._src import batching  # noqa: E402  (batching moves axes with this module's primitives)
 
-batching.def_batch(add_any_p, batching.elementwise_batch_rule(add_any_p))
+batching.def_batch(add_any_p, _batch_add_any)
 for _prim in (zeros_like_p, convert_element_type_p, stop_gradient_p):
     batching.def_batch(_prim, batching.unary_batch_rule(_prim))
 batching.def_batch(sum_to_shape_p, _batch_sum_to_shape)

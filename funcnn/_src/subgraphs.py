@@ -15,6 +15,7 @@ make that work:
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -23,7 +24,7 @@ from funcnn import tree_util
 from funcnn._src import ops
 from funcnn._src.abstract import ShapeDtype
 from funcnn._src.core import Tracer, dtype_of
-from funcnn._src.graph import Graph, Var, trace_to_graph
+from funcnn._src.graph import Equation, Graph, Var, trace_to_graph
 
 
 def closed_graph(fun: Callable[..., Sequence[Any]], avals: Sequence[ShapeDtype],
@@ -43,18 +44,25 @@ def closed_graph(fun: Callable[..., Sequence[Any]], avals: Sequence[ShapeDtype],
     return moved, [c for _, c in traced]
 
 
-def run_graph(graph: Graph, flat: Sequence[Any]) -> list[Any]:
-    """``graph`` on flat values: a cached plan on plain arrays, ``bind`` on traced ones."""
-    if any(isinstance(x, Tracer) for x in flat):
+def run_graph(graph: Graph, flat: Sequence[Any], into: dict[int, Any] | None = None) -> list[Any]:
+    """``graph`` on flat values: a cached plan on plain arrays, ``bind`` on traced ones.
+
+    ``into`` maps output indices to arrays of those outputs' shapes and dtypes: the plan
+    writes those outputs there (a loop's stacked results: a view of one step's row), straight
+    from the equation that makes them when it can. Plain arrays only.
+    """
+    if into is None and any(isinstance(x, Tracer) for x in flat):
         return graph.eval_flat(flat)
     from funcnn._src.jit import Plan
 
     layout = tuple(type(x) is np.ndarray and x.flags.c_contiguous for x in flat)
+    key = layout if into is None else (layout, tuple(into))
     plans = _derived(graph, "plans", dict)
-    plan = plans.get(layout)
+    plan = plans.get(key)
     if plan is None:
-        plan = plans[layout] = Plan(graph, c_inputs=[i for i, c in enumerate(layout) if c])
-    return plan.run(list(flat))
+        c_inputs = [i for i, c in enumerate(layout) if c]
+        plan = plans[key] = Plan(graph, c_inputs=c_inputs, into=() if into is None else tuple(into))
+    return plan.run(list(flat), () if into is None else list(into.values()))
 
 
 def trace_graph(fun: Callable[..., Sequence[Any]], avals: Sequence[ShapeDtype], name: str = "fun") -> Graph:
@@ -142,7 +150,9 @@ def linearized_graphs(graph: Graph, n_invariant: int) -> tuple[Graph, Graph]:
 
     The first ``n_invariant`` inputs are the same at every step (a loop's constants): values
     computed from them alone are recomputed by ``backward`` (a transpose of a weight) rather
-    than kept once per step. Made once per graph, as :func:`vjp_graph` is.
+    than kept once per step. Values only ``backward`` needs are computed there too when their
+    inputs take no more memory to keep (a derivative ``1 - tanh(x)**2`` from ``tanh(x)``).
+    Made once per graph, as :func:`vjp_graph` is.
     """
     def make() -> tuple[Graph, Graph]:
         from funcnn._src.api import vjp
@@ -180,17 +190,59 @@ def _split_joint(joint: Graph, n: int, n_out: int, n_invariant: int, name: str) 
         kind.update({v: k for v in eq.outputs})
     input_cts, outputs = joint.outputs[:n], joint.outputs[n:]
     backward_eqs = [eq for eq in joint.equations if kind[eq.outputs[0]] == _COTANGENT]
+    backward_eqs += _recomputed(joint, kind, outputs, backward_eqs, input_cts)
     # residuals: values of the forward half that vary per step and that the backward half reads
+    made_backward = {v for eq in backward_eqs for v in eq.outputs}
     wanted = [x for eq in backward_eqs for x in eq.inputs] + list(input_cts)
-    residuals = list(dict.fromkeys(x for x in wanted if type(x) is Var and kind[x] == _VARYING))
-    forward = _pruned(joint, joint.in_vars[:n], list(outputs) + residuals, f"{name}_forward")
-    backward = _pruned(joint, joint.in_vars[:n_invariant] + residuals + joint.in_vars[n:], list(input_cts),
-                       f"{name}_backward")
+    residuals = list(dict.fromkeys(x for x in wanted if type(x) is Var and kind[x] == _VARYING
+                                   and x not in made_backward))
+    forward = pruned_graph(joint, joint.in_vars[:n], list(outputs) + residuals, f"{name}_forward")
+    backward = pruned_graph(joint, joint.in_vars[:n_invariant] + residuals + joint.in_vars[n:], list(input_cts),
+                            f"{name}_backward")
     return forward, backward
 
 
-def _pruned(joint: Graph, in_vars: list[Var], outputs: list[Any], name: str) -> Graph:
-    """The equations of ``joint`` that ``outputs`` need, given ``in_vars`` as inputs."""
+def _recomputed(joint: Graph, kind: dict[Var, int], outputs: Sequence[Any], backward_eqs: list[Equation],
+                input_cts: Sequence[Any]) -> list[Equation]:
+    """The per-step equations the backward half computes itself rather than reading their
+    results as residuals: those only the backward half needs (each still runs once a step)
+    whose inputs cost no more to keep than their results. A derivative factor such as
+    ``1 - tanh(x)**2`` then comes from the residual ``tanh(x)`` the backward half reads
+    anyway, and ``h.T`` from ``h``: fewer and contiguous arrays to stack."""
+    needed = {x for x in outputs if type(x) is Var}  # what the forward outputs need
+    for eq in reversed(joint.equations):
+        if any(v in needed for v in eq.outputs):
+            needed.update(x for x in eq.inputs if type(x) is Var)
+    readers: dict[Var, list[Equation]] = {}
+    for eq in joint.equations:
+        for x in eq.inputs:
+            if type(x) is Var:
+                readers.setdefault(x, []).append(eq)
+    backward_ids = {id(eq) for eq in backward_eqs}
+    stored = {x for eq in backward_eqs for x in eq.inputs if type(x) is Var and kind[x] == _VARYING}
+    stored.update(x for x in input_cts if type(x) is Var and kind[x] == _VARYING)
+    moved: list[Equation] = []
+    for eq in reversed(joint.equations):
+        if kind[eq.outputs[0]] != _VARYING or any(v in needed for v in eq.outputs):
+            continue
+        if not all(id(r) in backward_ids for v in eq.outputs for r in readers.get(v, [])):
+            continue
+        gained = {x for x in eq.inputs if type(x) is Var and kind[x] == _VARYING and x not in stored}
+        lost = [v for v in eq.outputs if v in stored]
+        if sum(_nbytes(x) for x in gained) <= sum(_nbytes(v) for v in lost):
+            moved.append(eq)
+            backward_ids.add(id(eq))
+            stored.difference_update(lost)
+            stored.update(gained)
+    return moved[::-1]
+
+
+def _nbytes(x: Var) -> int:
+    return math.prod(x.aval.shape) * x.aval.dtype.itemsize
+
+
+def pruned_graph(joint: Graph, in_vars: list[Var], outputs: list[Any], name: str) -> Graph:
+    """The graph ``in_vars -> outputs`` (values of ``joint``): the equations of ``joint`` they need."""
     known = set(in_vars)
     needed = {x for x in outputs if type(x) is Var and x not in known}
     kept = []
@@ -203,6 +255,11 @@ def _pruned(joint: Graph, in_vars: list[Var], outputs: list[Any], name: str) -> 
     out_tree = tree_util.tree_structure(list(range(len(outputs))))
     consts = list(zip(joint.const_values, joint.const_vars))
     return Graph(list(in_vars), consts, kept, list(outputs), in_tree, out_tree, {}, name)
+
+
+def select_outputs(graph: Graph, keep: Sequence[int], name: str | None = None) -> Graph:
+    """``graph`` computing only its outputs at ``keep`` (and only the equations they need)."""
+    return pruned_graph(graph, graph.in_vars, [graph.outputs[i] for i in keep], name or graph.name)
 
 
 def _tangent_aval(aval: ShapeDtype) -> ShapeDtype:

@@ -9,21 +9,24 @@ step. The loop itself runs in Python, one step at a time, without recursion.
   (carry, tangent carry). Reverse mode runs the forward scan keeping the values each step's
   backward pass needs (the residuals), then scans the backward half of the body's
   reverse mode over them from the other end, carrying the carry's cotangent and a running
-  sum of the constants' cotangents (no step's forward is computed twice).
+  sum of the constants' cotangents (no step's forward is computed twice). A constant's
+  cotangent that is a product of per-step values (a weight's ``h_t.T @ g_t``) leaves that
+  sum: one product over all the steps' rows forms it after the loop (``funcnn/_src/step_sums.py``; the
+  products register how, e.g. ``matmul`` in ``funcnn/numpy/_linalg.py``).
 * ``while_loop`` is forward-differentiable; its number of steps is known only when it
   runs, so reverse mode raises, as in JAX (``fori_loop`` with static bounds is a ``scan``).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from funcnn import tree_util
 from funcnn.extend import (
-    Graph, Primitive, ShapeDtype, Tracer, batch_graph, def_abstract_eval, def_batch, def_jvp_joint, def_vjp_rule,
-    derived, dtype_of, front_or_none, jvp_graph, linearized_graphs, move_axis, run_graph, shape_of, trace_graph,
-    transforming, zeros_like,
+    Graph, Primitive, ShapeDtype, StepSums, Tracer, batch_graph, def_abstract_eval, def_batch, def_jvp_joint,
+    def_vjp_rule, defer_step_sums, derived, dtype_of, front_or_none, jvp_graph, linearized_graphs, move_axis,
+    run_graph, select_outputs, shape_of, trace_graph, transforming, zeros_like,
 )
 from funcnn.lax._structure import Leaves, as_arrays, flat_avals, traced_together
 
@@ -42,13 +45,12 @@ def _split(values: Any, *counts: int) -> list[list[Any]]:
 
 def _scan_impl(*operands: Any, body: Graph, length: int, reverse: bool, n_consts: int, n_carry: int) -> list:
     consts, carry, xs = _split(operands, n_consts, n_carry)
-    steps: list[list[Any]] = [None] * length  # type: ignore[list-item]
+    ys = [np.empty((length,) + v.aval.shape, v.aval.dtype) for v in body.outputs[n_carry:]]
+    rows = range(n_carry, len(body.outputs))
     for t in (range(length - 1, -1, -1) if reverse else range(length)):
-        out = run_graph(body, consts + carry + [x[t] for x in xs])
-        carry, steps[t] = out[:n_carry], out[n_carry:]
-    y_avals = [v.aval for v in body.outputs[n_carry:]]
-    ys = [np.stack([s[k] for s in steps]) if length else np.zeros((0,) + a.shape, a.dtype)
-          for k, a in enumerate(y_avals)]
+        # each step writes its ys into row t of the results (no list of steps to stack after)
+        into = dict(zip(rows, [y[t, ...] for y in ys]))
+        carry = run_graph(body, consts + carry + [x[t] for x in xs], into)[:n_carry]
     return carry + ys
 
 
@@ -113,25 +115,59 @@ def _scan_jvp(tangents: list, ans: tuple, *operands: Any, body: Graph, length: i
     return tuple(t_final) + tuple(t_ys)
 
 
-def _backward_body(body: Graph, n_consts: int, n_carry: int) -> Graph:
-    """One backward step: ``(consts, [ct_consts_sum, ct_carry], [residuals_t, ct_y_t])`` ->
-    ``([ct_consts_sum + ct_consts_t, ct_carry_t], ct_x_t)``, through the backward half of the
-    body's reverse mode (see :func:`linearized_graphs`)."""
-    def make() -> Graph:
+def _forward(body: Graph, n_consts: int, n_carry: int) -> tuple[Graph, list[int | None]]:
+    """The forward scan's body: the body's outputs, then the residuals to stack. A residual that
+    is one of the step's ``xs`` is not stacked again: ``from_xs[i]`` says which ``xs`` residual
+    ``i`` is (None: stacked by the forward scan, in order)."""
+    def make() -> tuple[Graph, list[int | None]]:
+        forward, _ = linearized_graphs(body, n_consts)
+        n_out, x_vars = len(body.outputs), forward.in_vars[n_consts + n_carry:]
+        from_xs = [next((j for j, x in enumerate(x_vars) if x is r), None) for r in forward.outputs[n_out:]]
+        keep = [*range(n_out), *(n_out + i for i, j in enumerate(from_xs) if j is None)]
+        return select_outputs(forward, keep), from_xs
+    return derived(body, ("scan_forward", n_consts, n_carry), make)
+
+
+class _Backward(NamedTuple):
+    """The backward scan's body and what to do after it: ``sums`` (None when the body has no
+    products to take out) forms the constants' cotangents from the loop's stacked values."""
+
+    body: Graph
+    sums: StepSums | None
+    summed: tuple[int, ...]  # the constants whose cotangents the loop adds up (an accumulator each)
+
+
+def _backward(body: Graph, n_consts: int, n_carry: int) -> _Backward:
+    """One backward step: ``(consts, [acc, ct_carry], [residuals_t, ct_y_t])`` ->
+    ``([acc + ct_consts_t, ct_carry_t], [ct_x_t, operands_t])``, through the backward half of
+    the body's reverse mode (see :func:`linearized_graphs`). A constant's cotangent that is a
+    product of per-step values (a weight's ``h_t.T @ g_t``) leaves the loop: the step emits
+    its operands (``operands_t``, unless stacked already) and one product over all the steps
+    follows the loop (:func:`defer_step_sums`); ``acc`` sums only the other terms."""
+    def make() -> _Backward:
         forward, backward = linearized_graphs(body, n_consts)
-        consts_a = [v.aval for v in body.in_vars[:n_consts]]
+        n_res = len(forward.outputs) - len(body.outputs)
+        n_x = len(backward.outputs) - n_consts - n_carry
+        stacked_in = [*range(n_consts, n_consts + n_res), *range(n_consts + n_res + n_carry, len(backward.in_vars))]
+        stacked_out = range(n_consts + n_carry, n_consts + n_carry + n_x)
+        sums = defer_step_sums(backward, n_consts, range(n_consts), stacked_in, stacked_out)
+        graph = backward if sums is None else sums.graph
+        summed = tuple(range(n_consts)) if sums is None else sums.remaining
+        n_summed = len(summed)
+        consts_a = [v.aval for v in backward.in_vars[:n_consts]]
+        summed_a = [v.aval for v in graph.outputs[:n_summed]]
+        res_a = [v.aval for v in backward.in_vars[n_consts:n_consts + n_res]]
         carry_a = [v.aval for v in body.outputs[:n_carry]]
-        res_a = [v.aval for v in forward.outputs[len(body.outputs):]]
         y_a = [v.aval for v in body.outputs[n_carry:]]
 
         def step(*args: Any) -> list:
-            consts, acc, ct_carry, res_t, ct_y = _split(list(args), n_consts, n_consts, n_carry, len(res_a))
-            cts = backward.eval_flat(consts + res_t + ct_carry + ct_y)
-            d_consts, d_carry, d_x = _split(cts, n_consts, n_carry)
-            return [a + d for a, d in zip(acc, d_consts)] + d_carry + d_x
+            consts, acc, ct_carry, res_t, ct_y = _split(list(args), n_consts, n_summed, n_carry, n_res)
+            cts = graph.eval_flat(consts + res_t + ct_carry + ct_y)
+            return [a + d for a, d in zip(acc, cts[:n_summed])] + cts[n_summed:]
 
-        avals = consts_a + consts_a + carry_a + res_a + y_a
-        return trace_graph(step, [ShapeDtype(a.shape, a.dtype) for a in avals], "scan_backward_body")
+        avals = consts_a + summed_a + carry_a + res_a + y_a
+        loop_body = trace_graph(step, [ShapeDtype(a.shape, a.dtype) for a in avals], "scan_backward_body")
+        return _Backward(loop_body, sums, summed)
     return derived(body, ("scan_backward", n_consts, n_carry), make)
 
 
@@ -139,22 +175,29 @@ def _scan_vjp(wanted: tuple, *operands: Any, body: Graph, length: int, reverse: 
               n_carry: int) -> tuple:
     """Reverse mode: the forward scan also stacks each step's residuals (values its backward
     pass needs), then the backward scan runs over them from the other end, carrying the carry's
-    cotangent and a running sum of the constants' cotangents. No step is computed twice."""
+    cotangent and a running sum of the constants' cotangents (no step is computed twice).
+    Products among those cotangents are formed after the backward scan, one over all steps."""
     consts, carry, xs = _split(operands, n_consts, n_carry)
-    forward, _ = linearized_graphs(body, n_consts)
+    forward, from_xs = _forward(body, n_consts, n_carry)
     out = scan_p.bind(*operands, body=forward, length=length, reverse=reverse, n_consts=n_consts,
                       n_carry=n_carry)
     n_y = len(body.outputs) - n_carry
-    ans, residuals = tuple(out[:n_carry + n_y]), out[n_carry + n_y:]
+    ans, stacked = tuple(out[:n_carry + n_y]), iter(out[n_carry + n_y:])
+    residuals = [next(stacked) if j is None else xs[j] for j in from_xs]
 
     def pullback(g: tuple) -> list:
         cts = [zeros_like(a) if t is None else t for t, a in zip(g, ans)]
         ct_carry, ct_ys = cts[:n_carry], cts[n_carry:]
-        acc = [zeros_like(c) for c in consts]
-        back = scan_p.bind(*consts, *acc, *ct_carry, *residuals, *ct_ys,
-                           body=_backward_body(body, n_consts, n_carry), length=length, reverse=not reverse,
-                           n_consts=n_consts, n_carry=n_consts + n_carry)
-        return list(back[:n_consts]) + list(back[n_consts:n_consts + n_carry]) + list(back[n_consts + n_carry:])
+        back = _backward(body, n_consts, n_carry)
+        acc = [zeros_like(consts[k]) for k in back.summed]
+        out = scan_p.bind(*consts, *acc, *ct_carry, *residuals, *ct_ys, body=back.body, length=length,
+                          reverse=not reverse, n_consts=n_consts, n_carry=len(acc) + n_carry)
+        sums, ct_init, rest = _split(list(out), len(acc), n_carry)
+        ct_xs, emitted = rest[:len(xs)], rest[len(xs):]
+        if back.sums is not None:
+            stacked_in = [None] * n_consts + list(residuals) + [None] * n_carry + list(ct_ys)
+            sums = back.sums.finish(sums, stacked_in, [None] * (n_consts + n_carry) + ct_xs, emitted)
+        return sums + ct_init + ct_xs
     return ans, pullback
 
 

@@ -4,15 +4,14 @@ the op with one argument replaced by its tangent, and each VJP is another produc
 from __future__ import annotations
 
 import math
-
 import string
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from funcnn.extend import (
-    Primitive, ShapeDtype, def_abstract_eval, def_batch, def_jvp, def_jvp_joint, def_vjp, def_vjp_argnum, dtype_of,
-    ndim_of, shape_of, to_front,
+    Primitive, ShapeDtype, Stacked, def_abstract_eval, def_batch, def_jvp, def_jvp_joint, def_step_sum, def_vjp,
+    def_vjp_argnum, dtype_of, ndim_of, shape_of, steps_moved, to_front,
 )
 from funcnn.extend import reshape as engine_reshape
 from funcnn.numpy._creation import as_int, asarray, normalize_axes
@@ -127,6 +126,24 @@ def matmul(x1: Any, x2: Any) -> Any:
 
 
 def_batch(_matmul_p, _matmul_batch)
+
+
+def _matmul_step_sum(a: ShapeDtype, b: ShapeDtype) -> Callable[[Stacked, Stacked], Any] | None:
+    """``sum_t a_t @ b_t`` as ``A @ B``: ``A`` (..., k, steps * m) and ``B`` (..., steps * m, n).
+    Left in the loop: vectors, and stacks of matrices that broadcast against each other."""
+    if a.ndim < 2 or a.ndim != b.ndim or a.shape[:-2] != b.shape[:-2]:
+        return None
+    batch, (k, m), n = a.shape[:-2], a.shape[-2:], b.shape[-1]
+
+    def summed(left: Stacked, right: Stacked) -> Any:
+        steps = shape_of(left.value)[0]
+        rows = engine_reshape(steps_moved(left, a.ndim - 1), batch + (k, steps * m))  # a view when a_t = h_t.T
+        cols = engine_reshape(steps_moved(right, b.ndim - 2), batch + (steps * m, n))
+        return _matmul_p.bind(rows, cols)
+    return summed
+
+
+def_step_sum(_matmul_p, _matmul_step_sum)  # a loop's sum of products a_t @ b_t as one product after it
 
 
 def dot(a: Any, b: Any) -> Any:
@@ -289,6 +306,22 @@ def _einsum_batch(size: int, operands: Sequence[Any], dims: tuple, inputs: tuple
 
 
 def_batch(_einsum_p, _einsum_batch)
+
+
+def _einsum_step_sum(*avals: ShapeDtype, inputs: tuple, output: str) -> Callable[..., Any] | None:
+    """The same contraction with one more index, the step, on every operand and summed away."""
+    used = set(output).union(*inputs)
+    letter = next((c for c in string.ascii_letters if c not in used), None)
+    if letter is None:  # every letter taken: no index left for the steps
+        return None
+
+    def summed(*operands: Stacked) -> Any:
+        return _einsum_p.bind(*(steps_moved(op, 0) for op in operands),
+                              inputs=tuple(letter + t for t in inputs), output=output)
+    return summed
+
+
+def_step_sum(_einsum_p, _einsum_step_sum)
 
 
 def einsum(subscripts: str, *operands: Any) -> Any:

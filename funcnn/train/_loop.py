@@ -281,8 +281,10 @@ class _Loop:
             history.setdefault(name, []).append(v)
         run = run._replace(epoch=run.epoch + 1, step_in_epoch=0, key=next_key, history=history,
                            running=empty_running())
-        run = self.dispatch("on_epoch_end", run, logs)
-        return run._replace(stop_training=self.procs.agree(run.stop_training))
+        run = self.dispatch("on_epoch_end", run, logs, late=False)
+        # before the checkpoints save it: a stop in any process is a stop in all
+        run = run._replace(stop_training=self.procs.agree(run.stop_training))
+        return self.dispatch("on_epoch_end", run, logs, late=True)
 
     def train_step(self, run: TrainState, x: Any, y: Any, step_key: Any, weight: Any) -> TrainState:
         params, opt_state, new_state, loss, outputs = self.step(run.params, run.opt_state, run.model_state, x, y,
@@ -303,13 +305,15 @@ class _Loop:
                                   metrics=self.metrics, state=run.model_state, jit=self.jit), tuple(self.val_data))
         return {f"val_{name}": v for name, v in val.items()}
 
-    def dispatch(self, hook: str, run: TrainState, *logs: Any) -> TrainState:
-        """Call ``hook`` of every callback in order, each seeing the run its predecessors returned."""
+    def dispatch(self, hook: str, run: TrainState, *logs: Any, late: bool | None = None) -> TrainState:
+        """Call ``hook`` of every callback in order, each seeing the run its predecessors returned
+        (``late``: only the checkpoints, which run last, or only the others)."""
         for cb in self.active:
             method = getattr(cb, hook, None)
-            if method is None:
+            is_late = getattr(cb, "order", 0) >= _LATE
+            if method is None or (late is not None and late != is_late):
                 continue
-            if getattr(cb, "order", 0) >= 100:  # a checkpoint: it saves the callbacks' states too
+            if is_late:  # a checkpoint: it saves the callbacks' states too
                 run = run._replace(callbacks=self.callback_states())
             changed = method(run, *logs)
             run = run if changed is None else changed
@@ -319,6 +323,9 @@ class _Loop:
         states = {name: cb.state_dict() for name, cb in zip(callback_names(self.callbacks), self.callbacks)
                   if hasattr(cb, "state_dict")}
         return {name: state for name, state in states.items() if state is not None}
+
+
+_LATE = 100  # callbacks of this order or more are checkpoints: they save what the others decided
 
 
 def _is_callback(cb: Any) -> bool:

@@ -22,6 +22,35 @@ def _check_eps(eps: float, who: str) -> None:
         raise ValueError(f"{who}: eps must be positive; got {eps!r}")
 
 
+def _affine_params(key: Any, features: tuple[int, ...], dtype: DTypeLike, use_scale: bool, use_bias: bool,
+                   scale_init: initializers.Initializer | None,
+                   bias_init: initializers.Initializer | None) -> dict[str, Any]:
+    """The learned ``scale`` (ones by default) and ``bias`` (zeros) a normalisation layer keeps."""
+    k_scale, k_bias = random.split(key)
+    params = {}
+    if use_scale:
+        params["scale"] = (initializers.ones if scale_init is None else scale_init)(k_scale, features, dtype)
+    if use_bias:
+        params["bias"] = (initializers.zeros if bias_init is None else bias_init)(k_bias, features, dtype)
+    return params
+
+
+def _affine(params: Any, path: tuple[str, ...], use_scale: bool, use_bias: bool) -> tuple[Any, Any]:
+    """``(scale, bias)`` from a normalisation layer's params (None for those it does not learn)."""
+    scale = entry(params, "scale", path) if use_scale else None
+    bias = entry(params, "bias", path) if use_bias else None
+    return scale, bias
+
+
+def _normalized_features(axis: Any, shape: tuple[int, ...], who: str) -> tuple[int, ...]:
+    """The sizes of ``shape`` along the normalised axes, which must be known."""
+    axes = normalized_axes(axis, len(shape), who)
+    features = tuple(shape[a] for a in axes)
+    if any(d < 1 for d in features):
+        raise ValueError(f"{who}: the normalised axes {axes} of input_shape {shape} must have known sizes")
+    return features
+
+
 @layer_constructor
 def BatchNorm(momentum: float = 0.9, eps: float = 1e-5, axis: int = 1, use_scale: bool = True,
               use_bias: bool = True, scale_init: initializers.Initializer | None = None,
@@ -75,8 +104,6 @@ def BatchNorm(momentum: float = 0.9, eps: float = 1e-5, axis: int = 1, use_scale
         raise ValueError(f"BatchNorm: momentum must lie in [0, 1) (0.9 keeps 90% of the running "
                          f"statistics at each step); got {momentum!r}")
     _check_eps(eps, "BatchNorm")
-    scale_init = initializers.ones if scale_init is None else scale_init
-    bias_init = initializers.zeros if bias_init is None else bias_init
 
     def init_fn(key: Any, input_shape: Any, path: tuple[str, ...]) -> tuple[Any, Any, Any]:
         who = describe("BatchNorm", path)
@@ -85,12 +112,7 @@ def BatchNorm(momentum: float = 0.9, eps: float = 1e-5, axis: int = 1, use_scale
             raise ValueError(f"{who}: input_shape must be (batch, channels, *spatial) with a known "
                              f"number of channels on axis {axis}; got {shape}")
         channels = shape[axis]
-        k_scale, k_bias = random.split(key)
-        params = {}
-        if use_scale:
-            params["scale"] = scale_init(k_scale, (channels,), dtype)
-        if use_bias:
-            params["bias"] = bias_init(k_bias, (channels,), dtype)
+        params = _affine_params(key, (channels,), dtype, use_scale, use_bias, scale_init, bias_init)
         state = {"mean": np.zeros(channels, dtype), "var": np.ones(channels, dtype)}
         return shape, params, state
 
@@ -102,8 +124,7 @@ def BatchNorm(momentum: float = 0.9, eps: float = 1e-5, axis: int = 1, use_scale
                              "with state from init_with_state (or from the last training step)")
         mean = None if state is None else entry(state, "mean", ctx.path, "state")
         var = None if state is None else entry(state, "var", ctx.path, "state")
-        scale = entry(params, "scale", ctx.path) if use_scale else None
-        bias = entry(params, "bias", ctx.path) if use_bias else None
+        scale, bias = _affine(params, ctx.path, use_scale, use_bias)
         y, mean, var = batch_norm_impl(x, mean, var, scale, bias, ctx.train, momentum, eps, axis, who)
         return y, (None if state is None else {"mean": mean, "var": var})
 
@@ -145,29 +166,16 @@ def LayerNorm(axis: Any = -1, eps: float = 1e-5, use_scale: bool = True, use_bia
     True
     """
     _check_eps(eps, "LayerNorm")
-    scale_init = initializers.ones if scale_init is None else scale_init
-    bias_init = initializers.zeros if bias_init is None else bias_init
 
     def init_fn(key: Any, input_shape: Any, path: tuple[str, ...]) -> tuple[Any, Any, Any]:
         who = describe("LayerNorm", path)
         shape = as_shape(input_shape, who)
-        axes = normalized_axes(axis, len(shape), who)
-        features = tuple(shape[a] for a in axes)
-        if any(d < 1 for d in features):
-            raise ValueError(f"{who}: the normalised axes {axes} of input_shape {shape} must have "
-                             "known sizes")
-        k_scale, k_bias = random.split(key)
-        params = {}
-        if use_scale:
-            params["scale"] = scale_init(k_scale, features, dtype)
-        if use_bias:
-            params["bias"] = bias_init(k_bias, features, dtype)
-        return shape, params, {}
+        features = _normalized_features(axis, shape, who)
+        return shape, _affine_params(key, features, dtype, use_scale, use_bias, scale_init, bias_init), {}
 
     def apply_fn(params: Any, state: Any, x: Any, ctx: Context) -> tuple[Any, Any]:
         who = describe("LayerNorm", ctx.path)
-        scale = entry(params, "scale", ctx.path) if use_scale else None
-        bias = entry(params, "bias", ctx.path) if use_bias else None
+        scale, bias = _affine(params, ctx.path, use_scale, use_bias)
         return layer_norm_impl(x, scale, bias, axis, eps, who), state
 
     return Layer("layer_norm", init_fn, apply_fn)
@@ -200,8 +208,6 @@ def GroupNorm(num_groups: int, eps: float = 1e-5, use_scale: bool = True, use_bi
     """
     num_groups = positive_int(num_groups, "GroupNorm", "num_groups")
     _check_eps(eps, "GroupNorm")
-    scale_init = initializers.ones if scale_init is None else scale_init
-    bias_init = initializers.zeros if bias_init is None else bias_init
 
     def init_fn(key: Any, input_shape: Any, path: tuple[str, ...]) -> tuple[Any, Any, Any]:
         who = describe("GroupNorm", path)
@@ -209,18 +215,11 @@ def GroupNorm(num_groups: int, eps: float = 1e-5, use_scale: bool = True, use_bi
         if len(shape) < 2 or shape[1] < 1 or shape[1] % num_groups:
             raise ValueError(f"{who}: input_shape must be (batch, channels, ...) with a known number of "
                              f"channels that num_groups={num_groups} divides; got {shape}")
-        k_scale, k_bias = random.split(key)
-        params = {}
-        if use_scale:
-            params["scale"] = scale_init(k_scale, (shape[1],), dtype)
-        if use_bias:
-            params["bias"] = bias_init(k_bias, (shape[1],), dtype)
-        return shape, params, {}
+        return shape, _affine_params(key, (shape[1],), dtype, use_scale, use_bias, scale_init, bias_init), {}
 
     def apply_fn(params: Any, state: Any, x: Any, ctx: Context) -> tuple[Any, Any]:
         who = describe("GroupNorm", ctx.path)
-        scale = entry(params, "scale", ctx.path) if use_scale else None
-        bias = entry(params, "bias", ctx.path) if use_bias else None
+        scale, bias = _affine(params, ctx.path, use_scale, use_bias)
         return group_norm_impl(x, num_groups, scale, bias, eps, who), state
 
     return Layer("group_norm", init_fn, apply_fn)
@@ -249,20 +248,15 @@ def RMSNorm(axis: Any = -1, eps: float | None = None, use_scale: bool = True,
     """
     if eps is not None:
         _check_eps(eps, "RMSNorm")
-    scale_init = initializers.ones if scale_init is None else scale_init
 
     def init_fn(key: Any, input_shape: Any, path: tuple[str, ...]) -> tuple[Any, Any, Any]:
         who = describe("RMSNorm", path)
         shape = as_shape(input_shape, who)
-        axes = normalized_axes(axis, len(shape), who)
-        features = tuple(shape[a] for a in axes)
-        if any(d < 1 for d in features):
-            raise ValueError(f"{who}: the normalised axes {axes} of input_shape {shape} must have known sizes")
-        params = {"scale": scale_init(key, features, dtype)} if use_scale else {}
-        return shape, params, {}
+        features = _normalized_features(axis, shape, who)
+        return shape, _affine_params(key, features, dtype, use_scale, False, scale_init, None), {}
 
     def apply_fn(params: Any, state: Any, x: Any, ctx: Context) -> tuple[Any, Any]:
-        scale = entry(params, "scale", ctx.path) if use_scale else None
+        scale, _ = _affine(params, ctx.path, use_scale, False)
         return rms_norm_impl(x, scale, axis, eps, describe("RMSNorm", ctx.path)), state
 
     return Layer("rms_norm", init_fn, apply_fn)

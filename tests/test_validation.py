@@ -45,13 +45,7 @@ def assert_like_numpy(ours, theirs, *args, **kwargs):
             ours(*args, **kwargs)
         assert str(info.value)
         return
-    got = ours(*args, **kwargs)
-    if isinstance(expected, list):
-        assert len(got) == len(expected)
-        for g, e in zip(got, expected):
-            assert_same(g, e)
-    else:
-        assert_same(got, expected)
+    assert_same_results(ours(*args, **kwargs), expected)
 
 
 def _refuses_an_index(ours, *args, **kwargs):
@@ -60,6 +54,16 @@ def _refuses_an_index(ours, *args, **kwargs):
     except IndexError as err:
         return "out of bounds" in str(err)
     return False
+
+
+def assert_same_results(got, expected):
+    """``got`` equals NumPy's ``expected``: one array, or a list of them (``split``, ``meshgrid``)."""
+    if isinstance(expected, list):
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            assert_same(g, e)
+    else:
+        assert_same(got, expected)
 
 
 def assert_same(got, expected):
@@ -266,13 +270,7 @@ LIST_CALLS = [
 @given(x=float_arrays | int_lists)
 def test_nested_lists_work_as_in_numpy(name, call, x):
     expected = call(np, x)
-    got = call(fnp, x.tolist())
-    if isinstance(expected, list):
-        assert len(got) == len(expected)
-        for g, e in zip(got, expected):
-            assert_same(g, e)
-    else:
-        assert_same(got, expected)
+    assert_same_results(call(fnp, x.tolist()), expected)
 
 
 def test_batches_takes_a_list_of_arrays_like_a_tuple():

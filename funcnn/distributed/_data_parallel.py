@@ -57,28 +57,21 @@ def check_same_structure(tree: Any, comm: Any = None, what: str = "the tree") ->
         return
     everyone = c.allgather(mine)
     for r, theirs in enumerate(everyone[1:], 1):
-        problem = _first_difference(everyone[0], theirs)
-        if problem:
-            raise ValueError(f"{what} differ between processes: {problem} on rank 0, but {_other(problem, theirs)} "
-                             f"on rank {r}")
+        if theirs != everyone[0]:
+            raise ValueError(f"{what} differ between processes: {_difference(everyone[0], theirs, r)}")
 
 
-def _first_difference(a: list, b: list) -> str:
-    for (path_a, shape_a, dtype_a), (path_b, shape_b, dtype_b) in zip(a, b):
-        if path_a != path_b:
-            return f"a leaf at {path_a or 'the root'}"
-        if (shape_a, dtype_a) != (shape_b, dtype_b):
-            return f"the leaf at {path_a or 'the root'} has shape {tuple(shape_a)} and dtype {dtype_a}"
-    if len(a) != len(b):
-        return f"{len(a)} leaves"
-    return ""
+def _difference(first: list, other: list, r: int) -> str:
+    """The first leaf in which rank ``r``'s description differs from rank 0's."""
+    for a, b in zip(first, other):
+        if a != b:
+            return f"rank 0 has {_leaf(a)}, rank {r} has {_leaf(b)}"
+    return f"rank 0 has {len(first)} leaves, rank {r} has {len(other)}"
 
 
-def _other(problem: str, theirs: list) -> str:
-    for path, shape, dtype in theirs:
-        if f"at {path or 'the root'}" in problem:
-            return f"shape {tuple(shape)} and dtype {dtype}"
-    return f"{len(theirs)} leaves ({', '.join(p for p, _, _ in theirs[:3])}, ...)"
+def _leaf(entry: tuple[str, list[int], str]) -> str:
+    path, shape, dtype = entry
+    return f"a leaf at {path or 'the root'} of shape {tuple(shape)} and dtype {dtype}"
 
 
 def shard(arrays: Any, comm: Any = None) -> Any:

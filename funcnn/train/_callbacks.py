@@ -264,10 +264,13 @@ class ModelCheckpoint(Callback):
         self.last_saved: str | None = None
 
     def on_epoch_end(self, run: TrainState, logs: Logs) -> TrainState | None:
-        value = self.track.value(logs) if self.save_best_only else logs.get(self.track.monitor, math.nan)
-        if self.save_best_only and not self.track.improves(value):
-            return None
-        self.track.best = value if self.save_best_only else self.track.best
+        if self.save_best_only:
+            value = self.track.value(logs)
+            if not self.track.improves(value):
+                return None
+            self.track.best = value
+        else:
+            value = logs.get(self.track.monitor, math.nan)
         path = self.path.format(epoch=run.epoch, **logs)
         params = optim.averaged_params(run.opt_state) if self.averaged else run.params
         io.save(path, {"params": params, "model_state": run.model_state, "epoch": np.int64(run.epoch),

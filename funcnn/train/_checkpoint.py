@@ -142,11 +142,13 @@ def resume_from(resume: Any, fresh: TrainState, callbacks: Sequence[Any]) -> Tra
 
 
 def _newest_that_loads(candidates: list[str], fresh: TrainState, callbacks: Sequence[Any]) -> TrainState:
+    """The newest candidate run, skipping damaged files (a save cut short by a full disk);
+    a run that does not fit this model is an error, not a reason to go further back."""
     for i, path in enumerate(reversed(candidates)):
         try:
             run = restore_run(path, fresh, callbacks)
-        except ValueError as err:
-            if i == len(candidates) - 1 or "does not match" in str(err):
+        except io.CorruptCheckpointError as err:
+            if i == len(candidates) - 1:
                 raise
             warnings.warn(f"fit: skipping the unreadable checkpoint {path} ({err}); trying an older one",
                           stacklevel=3)
